@@ -1,0 +1,148 @@
+"""The model: one transformers ASR pipeline, loaded once, called exactly as a user would call it.
+
+Owns pipeline construction and the per-request call. It knows nothing about
+frames or processes (service.py does). Defaults are the design brief's:
+chunk_length_s 30, batch_size 16, return_timestamps True, max_new_tokens 128.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+import numpy as np
+import torch
+import transformers
+from transformers import AutoModelForSpeechSeq2Seq, AutoProcessor, pipeline
+
+from device import DeviceChoice
+
+SAMPLING_RATE = 16000
+
+
+@dataclass(frozen=True)
+class PipelineSettings:
+    chunk_length_s: float = 30.0
+    batch_size: int = 16
+    return_timestamps: Any = True
+    max_new_tokens: int = 128
+
+
+@dataclass
+class TranscribeItem:
+    """One piece of audio (16 kHz mono float32) and how to decode it."""
+    audio: np.ndarray
+    language: Optional[str] = None
+    task: Optional[str] = None
+    prompt: Optional[str] = None
+
+
+@dataclass
+class LoadedModel:
+    pipe: Any
+    model_id: str
+    revision: Optional[str]
+    choice: DeviceChoice
+    settings: PipelineSettings
+    load_seconds: float
+    languages: list[str] = field(default_factory=list)
+
+    def describe(self) -> dict:
+        """What was really loaded: the first frame reports this."""
+        return {
+            "model": self.model_id,
+            "revision": self.revision,
+            "device": self.choice.device,
+            "dtype": self.choice.dtype_name,
+            "attn_implementation": self.choice.attn_implementation,
+            "device_reason": self.choice.reason,
+            "languages": self.languages,
+            "sampling_rate": SAMPLING_RATE,
+            "load_seconds": round(self.load_seconds, 3),
+            "settings": {
+                "chunk_length_s": self.settings.chunk_length_s,
+                "batch_size": self.settings.batch_size,
+                "return_timestamps": self.settings.return_timestamps,
+                "max_new_tokens": self.settings.max_new_tokens,
+            },
+            "versions": {"torch": torch.__version__, "transformers": transformers.__version__},
+        }
+
+
+def load(model_id: str, choice: DeviceChoice, settings: PipelineSettings, revision: Optional[str] = None) -> LoadedModel:
+    """Build the pipeline the way the design brief does, with the chosen device settings."""
+    started = time.perf_counter()
+    model = AutoModelForSpeechSeq2Seq.from_pretrained(
+        model_id, revision=revision, dtype=choice.dtype,
+        attn_implementation=choice.attn_implementation, low_cpu_mem_usage=True, use_safetensors=True,
+    )
+    model.to(choice.device)
+    model.eval()
+    processor = AutoProcessor.from_pretrained(model_id, revision=revision)
+    pipe = pipeline(
+        "automatic-speech-recognition",
+        model=model,
+        tokenizer=processor.tokenizer,
+        feature_extractor=processor.feature_extractor,
+        max_new_tokens=settings.max_new_tokens,
+        chunk_length_s=settings.chunk_length_s,
+        batch_size=settings.batch_size,
+        return_timestamps=settings.return_timestamps,
+        dtype=choice.dtype,
+        device=choice.device,
+    )
+    lang_to_id = getattr(model.generation_config, "lang_to_id", None) or {}
+    languages = sorted(tok.strip("<|>") for tok in lang_to_id)
+    commit = getattr(model.config, "_commit_hash", None)
+    return LoadedModel(pipe, model_id, revision or commit, choice, settings,
+                       time.perf_counter() - started, languages)
+
+
+def _generate_kwargs(item: TranscribeItem, loaded: LoadedModel) -> dict:
+    kwargs: dict = {}
+    if item.language:
+        kwargs["language"] = item.language
+    if item.task:
+        kwargs["task"] = item.task
+    if item.prompt:
+        ids = loaded.pipe.tokenizer.get_prompt_ids(item.prompt, return_tensors="pt")
+        kwargs["prompt_ids"] = ids.to(loaded.choice.device)
+    return kwargs
+
+
+def _result(out: dict, timestamps: Any) -> dict:
+    chunks = []
+    for chunk in out.get("chunks") or []:
+        start, end = chunk.get("timestamp", (None, None))
+        entry = {"text": chunk["text"], "timestamp": [start, end]}
+        if chunk.get("language") is not None:
+            entry["language"] = chunk["language"]
+        chunks.append(entry)
+    languages = [c["language"] for c in chunks if c.get("language")]
+    return {"text": out.get("text", ""), "chunks": chunks, "language": languages[0] if languages else None}
+
+
+def transcribe(loaded: LoadedModel, items: list[TranscribeItem], return_timestamps: Any = None) -> list[dict]:
+    """Run the pipeline on each item, exactly as pipe(audio, generate_kwargs=...) would.
+
+    Items that share decoding options go through the pipeline as one list, so the
+    pipeline's own batching (batch_size) spans them; their chunk order is kept.
+    """
+    timestamps = loaded.settings.return_timestamps if return_timestamps is None else return_timestamps
+    results: list[Optional[dict]] = [None] * len(items)
+    groups: dict[tuple, list[int]] = {}
+    for index, item in enumerate(items):
+        groups.setdefault((item.language, item.task, item.prompt), []).append(index)
+    for indexes in groups.values():
+        first = items[indexes[0]]
+        inputs = [{"raw": items[i].audio, "sampling_rate": SAMPLING_RATE} for i in indexes]
+        call_kwargs: dict = {"return_timestamps": timestamps, "generate_kwargs": _generate_kwargs(first, loaded)}
+        if timestamps:
+            call_kwargs["return_language"] = True
+        with torch.inference_mode():
+            outs = loaded.pipe(inputs if len(inputs) > 1 else inputs[0], **call_kwargs)
+        if len(inputs) == 1:
+            outs = [outs]
+        for i, out in zip(indexes, outs):
+            results[i] = _result(out, timestamps)
+    return [r for r in results if r is not None]

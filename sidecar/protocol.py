@@ -1,0 +1,95 @@
+"""Messages of the sidecar protocol: validation of requests and constructors of replies.
+
+Mirror of src/sidecar/protocol.ts; the contract is docs/sidecar-protocol.md.
+Every reply puts "id" first so a peer can read it from a frame's first bytes.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import numpy as np
+
+from model import TranscribeItem
+
+PROTOCOL_VERSION = 1
+TASKS = ("transcribe", "translate")
+
+
+class ProtocolError(Exception):
+    """A request that is well framed but not a valid message."""
+
+    def __init__(self, code: str, message: str, request_id: Optional[int] = None):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.request_id = request_id
+
+
+@dataclass
+class TranscribeRequest:
+    id: int
+    items: list[TranscribeItem]
+    return_timestamps: Any
+
+
+def request_id(message: dict) -> Optional[int]:
+    value = message.get("id")
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _optional_str(raw: dict, key: str, rid: int) -> Optional[str]:
+    value = raw.get(key)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise ProtocolError("bad_request", f"item field {key!r} must be a string", rid)
+    return value
+
+
+def _item(raw: Any, rid: int, index: int) -> TranscribeItem:
+    if not isinstance(raw, dict):
+        raise ProtocolError("bad_request", f"item {index} is not a map", rid)
+    audio = raw.get("audio")
+    if not isinstance(audio, (bytes, bytearray)):
+        raise ProtocolError("bad_request", f"item {index}: audio must be raw bytes (s16le, 16 kHz mono)", rid)
+    if len(audio) == 0 or len(audio) % 2:
+        raise ProtocolError("bad_request", f"item {index}: audio has {len(audio)} bytes; need a positive even count", rid)
+    task = _optional_str(raw, "task", rid)
+    if task is not None and task not in TASKS:
+        raise ProtocolError("bad_request", f"item {index}: task must be one of {TASKS}", rid)
+    pcm = np.frombuffer(bytes(audio), dtype="<i2").astype(np.float32) / 32768.0
+    return TranscribeItem(pcm, _optional_str(raw, "language", rid), task, _optional_str(raw, "prompt", rid))
+
+
+def parse_transcribe(message: dict) -> TranscribeRequest:
+    rid = request_id(message)
+    if rid is None:
+        raise ProtocolError("bad_request", "transcribe needs an integer id")
+    items = message.get("items")
+    if not isinstance(items, list) or not items:
+        raise ProtocolError("bad_request", "transcribe needs a non-empty list of items", rid)
+    timestamps = message.get("return_timestamps")
+    if timestamps not in (None, True, False, "word"):
+        raise ProtocolError("bad_request", "return_timestamps must be true, false or \"word\"", rid)
+    return TranscribeRequest(rid, [_item(raw, rid, i) for i, raw in enumerate(items)], timestamps)
+
+
+def ready(info: dict, pid: int) -> dict:
+    return {"id": 0, "type": "ready", "protocol": PROTOCOL_VERSION, "pid": pid, **info}
+
+
+def result(rid: int, items: list[dict], seconds: float) -> dict:
+    return {"id": rid, "type": "result", "items": items, "seconds": round(seconds, 4)}
+
+
+def error(rid: Optional[int], code: str, message: str) -> dict:
+    return {"id": rid, "type": "error", "code": code, "message": message}
+
+
+def pong(rid: int) -> dict:
+    return {"id": rid, "type": "pong"}
+
+
+def bye(rid: int) -> dict:
+    return {"id": rid, "type": "bye"}

@@ -1,0 +1,101 @@
+"""Dispatch: one frame in, replies out. Pings are answered at once; model work runs on one worker thread.
+
+Owns the threads and the per-request error handling. A request that fails
+gets an error frame with its id; only an unrecoverable device fault ends the
+process (the supervisor then restarts it), because a CUDA context in that state
+cannot be trusted again.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+import time
+from typing import BinaryIO, Callable
+
+import torch
+
+import framing
+import model as model_module
+import protocol
+
+log = logging.getLogger("sidecar.service")
+EXIT_DEVICE_LOST = 70
+
+
+class FrameWriter:
+    """Serialises frames from the reader and worker threads onto the frame fd."""
+
+    def __init__(self, stream: BinaryIO, max_bytes: int):
+        self._stream = stream
+        self._max_bytes = max_bytes
+        self._lock = threading.Lock()
+
+    def send(self, message: dict) -> None:
+        try:
+            data = framing.encode_frame(message, self._max_bytes)
+        except framing.FrameError as exc:
+            data = framing.encode_frame(protocol.error(exc.request_id, exc.code, exc.message))
+        with self._lock:
+            self._stream.write(data)
+            self._stream.flush()
+
+
+def _is_device_lost(exc: BaseException) -> bool:
+    text = str(exc)
+    return isinstance(exc, RuntimeError) and ("CUDA error" in text or "device-side assert" in text)
+
+
+class Service:
+    def __init__(self, loaded: model_module.LoadedModel, writer: FrameWriter,
+                 exit_process: Callable[[int], None] = os._exit):
+        self._loaded = loaded
+        self._writer = writer
+        self._exit = exit_process
+        self._work: "queue.Queue[protocol.TranscribeRequest | None]" = queue.Queue()
+        self._worker = threading.Thread(target=self._run_worker, name="model-worker", daemon=True)
+        self._worker.start()
+
+    def handle(self, message: dict) -> bool:
+        """Handle one decoded frame; False means the process should end (shutdown)."""
+        kind = message.get("type")
+        rid = protocol.request_id(message)
+        if kind == "ping":
+            self._writer.send(protocol.pong(rid if rid is not None else 0))
+        elif kind == "transcribe":
+            try:
+                self._work.put(protocol.parse_transcribe(message))
+            except protocol.ProtocolError as exc:
+                self._writer.send(protocol.error(exc.request_id, exc.code, exc.message))
+        elif kind == "shutdown":
+            self._work.put(None)
+            self._worker.join()
+            self._writer.send(protocol.bye(rid if rid is not None else 0))
+            return False
+        else:
+            self._writer.send(protocol.error(rid, "bad_request", f"unknown message type {kind!r}"))
+        return True
+
+    def _run_worker(self) -> None:
+        while True:
+            request = self._work.get()
+            if request is None:
+                return
+            self._transcribe(request)
+
+    def _transcribe(self, request: protocol.TranscribeRequest) -> None:
+        started = time.perf_counter()
+        try:
+            items = model_module.transcribe(self._loaded, request.items, request.return_timestamps)
+        except torch.cuda.OutOfMemoryError as exc:
+            torch.cuda.empty_cache()
+            self._writer.send(protocol.error(request.id, "out_of_memory", str(exc)[:500]))
+            return
+        except Exception as exc:  # noqa: BLE001 - every failure is reported by id
+            log.exception("request %s failed", request.id)
+            self._writer.send(protocol.error(request.id, "transcribe_failed", f"{type(exc).__name__}: {exc}"[:1000]))
+            if _is_device_lost(exc):
+                self._exit(EXIT_DEVICE_LOST)
+            return
+        self._writer.send(protocol.result(request.id, items, time.perf_counter() - started))

@@ -1,0 +1,85 @@
+/** @module Every environment variable, its default and its validation. parseConfig never reads process.env itself: main.ts passes the environment in, so tests build as many configs as they like. */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+
+/** Repository root (this file lives in src/). */
+export const ROOT_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+/** Where `npm install` puts the embedded model (openai/whisper-base rebuilt from PyPI packages). */
+export const EMBEDDED_MODEL_DIR = path.join(ROOT_DIR, 'sidecar', 'models', 'whisper-base');
+/** The GPU default, as in the design brief. */
+export const GPU_DEFAULT_MODEL = 'openai/whisper-large-v3';
+
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
+const ms = int(1, 24 * 3600 * 1000);
+
+/** The schema of the environment. Keys are the variable names. */
+export const envSchema = z.object({
+  MODEL_ID: z.string().min(1).optional(),
+  MODEL_REVISION: z.string().min(1).optional(),
+  DEVICE: z.string().regex(/^(auto|cpu|cuda(:\d+)?)$/, 'expected auto, cpu, cuda or cuda:N').default('auto'),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  PORT: int(0, 65535).default(8000),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  CHUNK_LENGTH_S: z.coerce.number().positive().max(30).default(30),
+  BATCH_SIZE: int(1, 256).default(16),
+  RETURN_TIMESTAMPS: z.enum(['true', 'false', 'word']).default('true'),
+  MAX_NEW_TOKENS: int(1, 444).default(128),
+  SIDECAR_PYTHON: z.string().min(1).default(path.join(ROOT_DIR, 'sidecar', '.venv', 'bin', 'python')),
+  SIDECAR_MAX_FRAME_BYTES: int(1024, 1024 * 1024 * 1024).default(256 * 1024 * 1024),
+  SIDECAR_START_TIMEOUT_MS: ms.default(600_000),
+  SIDECAR_PING_INTERVAL_MS: ms.default(5_000),
+  SIDECAR_PONG_TIMEOUT_MS: ms.default(20_000),
+  SIDECAR_REQUEST_TIMEOUT_MS: ms.default(120_000),
+  SIDECAR_REQUEST_TIMEOUT_PER_AUDIO_SECOND_MS: int(0, 60_000).default(2_000),
+  SIDECAR_QUEUE_MAX: int(1, 100_000).default(256),
+  RESTART_BACKOFF_MS: ms.default(250),
+  RESTART_BACKOFF_MAX_MS: ms.default(30_000),
+  SHUTDOWN_GRACE_MS: int(0, 600_000).default(10_000),
+});
+
+type Env = z.infer<typeof envSchema>;
+
+/** The validated configuration the server is built from. */
+export interface Config extends Omit<Env, 'MODEL_ID'> {
+  /** What is given to from_pretrained: a hub id or a local path. */
+  MODEL_ID: string;
+  /** Why MODEL_ID has its value (logged at start and shown by GET /). */
+  modelReason: string;
+}
+
+/** Thrown by parseConfig: one line that names the variable. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Whether this host exposes an NVIDIA GPU to processes (driver loaded). */
+export function hostHasCuda(): boolean {
+  return existsSync('/proc/driver/nvidia/version') || existsSync('/dev/nvidia0');
+}
+
+function chooseModel(env: Env, hasCuda: boolean): Pick<Config, 'MODEL_ID' | 'modelReason'> {
+  if (env.MODEL_ID) return { MODEL_ID: env.MODEL_ID, modelReason: 'MODEL_ID is set' };
+  const onGpu = env.DEVICE.startsWith('cuda') || (env.DEVICE === 'auto' && hasCuda);
+  if (onGpu) return { MODEL_ID: GPU_DEFAULT_MODEL, modelReason: `MODEL_ID unset and DEVICE=${env.DEVICE} with CUDA: the GPU default` };
+  return {
+    MODEL_ID: EMBEDDED_MODEL_DIR,
+    modelReason: `MODEL_ID unset and DEVICE=${env.DEVICE} without CUDA: the embedded whisper-base`,
+  };
+}
+
+/**
+ * Validate an environment into a Config.
+ * @example parseConfig({ PORT: '0', DEVICE: 'cpu' })
+ */
+export function parseConfig(env: Record<string, string | undefined>, hasCuda = hostHasCuda()): Config {
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = envSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const name = String(issue.path[0] ?? 'environment');
+    throw new ConfigError(`invalid ${name}=${JSON.stringify(cleaned[name] ?? '')}: ${issue.message}`);
+  }
+  return { ...parsed.data, ...chooseModel(parsed.data, hasCuda) };
+}

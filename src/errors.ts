@@ -1,0 +1,53 @@
+/** @module Every error code the service can return: its HTTP status, WebSocket close code and meaning. Defined once; docs/errors.md mirrors this table (checked by a test). */
+
+/** The table: one row per stable code. `wsClose` is set where the error ends a WebSocket session. */
+export const ERRORS = {
+  invalid_request: { http: 400, wsClose: undefined, message: 'The request is malformed.' },
+  not_found: { http: 404, wsClose: undefined, message: 'No such route.' },
+  frame_too_large: { http: 413, wsClose: undefined, message: 'A sidecar frame would exceed its size limit.' },
+  overloaded: { http: 503, wsClose: 1013, message: 'The transcription queue is full; retry later.' },
+  sidecar_unavailable: { http: 503, wsClose: 1011, message: 'The model process is not running.' },
+  shutting_down: { http: 503, wsClose: 1001, message: 'The server is shutting down.' },
+  sidecar_exited: { http: 502, wsClose: undefined, message: 'The model process exited while handling the request.' },
+  poison_request: { http: 500, wsClose: 1011, message: 'This request crashed the model process twice and was not retried.' },
+  request_timeout: { http: 504, wsClose: 1011, message: 'The model did not answer within the request deadline twice.' },
+  bad_frame: { http: 502, wsClose: 1011, message: 'The model process sent or received a frame that does not decode.' },
+  bad_request: { http: 500, wsClose: 1011, message: 'The model process rejected a request as invalid.' },
+  transcribe_failed: { http: 500, wsClose: 1011, message: 'The model failed on this audio.' },
+  out_of_memory: { http: 503, wsClose: 1011, message: 'The model ran out of device memory.' },
+  internal_error: { http: 500, wsClose: 1011, message: 'Unexpected server error.' },
+} as const satisfies Record<string, { http: number; wsClose: number | undefined; message: string }>;
+
+/** A stable, machine-readable error code. */
+export type ErrorCode = keyof typeof ERRORS;
+
+/** An error as a value: a stable `code`, a human `message`, and the original `cause` when there is one. */
+export class AppError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message?: string, options?: { cause?: unknown }) {
+    super(message ?? ERRORS[code].message, options);
+    this.name = 'AppError';
+    this.code = code;
+  }
+
+  /** HTTP status for this error. */
+  get status(): number {
+    return ERRORS[this.code].http;
+  }
+
+  /** The JSON body every HTTP error response carries. */
+  toJSON(): { error: { code: ErrorCode; message: string } } {
+    return { error: { code: this.code, message: this.message } };
+  }
+}
+
+/** True when `code` is one of ours (sidecar error frames carry their code as a string). */
+export function isErrorCode(code: unknown): code is ErrorCode {
+  return typeof code === 'string' && Object.hasOwn(ERRORS, code);
+}
+
+/** Wrap anything thrown into an AppError, keeping AppErrors as they are. */
+export function toAppError(err: unknown): AppError {
+  if (err instanceof AppError) return err;
+  return new AppError('internal_error', undefined, { cause: err });
+}

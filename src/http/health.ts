@@ -1,0 +1,52 @@
+/** @module GET / and GET /health: the design brief's fields, plus the sidecar's state, restart count and uptime. */
+import { Hono } from 'hono';
+import type { Config } from '../config.js';
+import type { SidecarSnapshot, SidecarState } from '../sidecar/supervisor.js';
+
+/** What the health routes read; the supervisor provides it. */
+export interface HealthSource {
+  snapshot(): SidecarSnapshot;
+}
+
+const STATUS: Record<SidecarState, string> = {
+  ready: 'healthy',
+  starting: 'initializing',
+  restarting: 'restarting',
+  stopped: 'stopped',
+};
+
+/** Routes for the service's own state. */
+export function healthRoutes(config: Config, sidecar: HealthSource): Hono {
+  const app = new Hono();
+  app.get('/', (c) => {
+    const snap = sidecar.snapshot();
+    return c.json({
+      status: 'ok',
+      model: config.MODEL_ID,
+      device: snap.loaded?.device ?? config.DEVICE,
+      model_reason: config.modelReason,
+      sidecar: describe(snap),
+    });
+  });
+  app.get('/health', (c) => {
+    const snap = sidecar.snapshot();
+    const status = STATUS[snap.state];
+    return c.json({ status, model_loaded: snap.state === 'ready', sidecar: describe(snap) }, status === 'healthy' ? 200 : 503);
+  });
+  return app;
+}
+
+function describe(snap: SidecarSnapshot) {
+  return {
+    state: snap.state,
+    restarts: snap.restarts,
+    uptime_s: snap.uptime_s,
+    pid: snap.pid,
+    queue_depth: snap.queue_depth,
+    in_flight: snap.in_flight,
+    last_exit: snap.last_exit,
+    dtype: snap.loaded?.dtype ?? null,
+    attn_implementation: snap.loaded?.attn_implementation ?? null,
+    revision: snap.loaded?.revision ?? null,
+  };
+}

@@ -1,0 +1,57 @@
+/** @module startServer(config) → a running HTTP server and its supervised sidecar; close() drains both. Tests start as many as they like on port 0. */
+import type { AddressInfo } from 'node:net';
+import { serve, type ServerType } from '@hono/node-server';
+import { createApp } from './app.js';
+import { ROOT_DIR, type Config } from './config.js';
+import type { Logger } from './log.js';
+import { createProcessFactory, realSidecarCommand, type SidecarFactory } from './sidecar/process.js';
+import { Supervisor } from './sidecar/supervisor.js';
+
+/** A started server. */
+export interface RunningServer {
+  url: string;
+  port: number;
+  supervisor: Supervisor;
+  /** Stop accepting, drain in-flight work within SHUTDOWN_GRACE_MS, stop the sidecar. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Build the supervisor for a config; `factory` replaces the real sidecar (test doubles only). */
+export function createSupervisor(config: Config, log: Logger, factory?: SidecarFactory): Supervisor {
+  return new Supervisor({
+    factory: factory ?? createProcessFactory(realSidecarCommand(config, ROOT_DIR), log),
+    log: log.child({ component: 'supervisor' }),
+    maxFrameBytes: config.SIDECAR_MAX_FRAME_BYTES,
+    startTimeoutMs: config.SIDECAR_START_TIMEOUT_MS,
+    pingIntervalMs: config.SIDECAR_PING_INTERVAL_MS,
+    pongTimeoutMs: config.SIDECAR_PONG_TIMEOUT_MS,
+    requestTimeoutMs: config.SIDECAR_REQUEST_TIMEOUT_MS,
+    requestTimeoutPerAudioSecondMs: config.SIDECAR_REQUEST_TIMEOUT_PER_AUDIO_SECOND_MS,
+    queueMax: config.SIDECAR_QUEUE_MAX,
+    restart: { baseMs: config.RESTART_BACKOFF_MS, maxMs: config.RESTART_BACKOFF_MAX_MS, stableMs: 30_000 },
+  });
+}
+
+/** Start the sidecar and serve the app on HOST:PORT (PORT 0 picks a free port). */
+export async function startServer(config: Config, log: Logger, factory?: SidecarFactory): Promise<RunningServer> {
+  const supervisor = createSupervisor(config, log, factory);
+  supervisor.start();
+  const app = createApp({ config, sidecar: supervisor, log });
+  const server = await new Promise<ServerType>((resolve) => {
+    const s = serve({ fetch: app.fetch, hostname: config.HOST, port: config.PORT }, () => resolve(s));
+  });
+  const { port } = server.address() as AddressInfo;
+  const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST;
+  log.info({ port, host: config.HOST, model: config.MODEL_ID, why: config.modelReason }, 'listening');
+  let closing: Promise<void> | undefined;
+  const close = () => {
+    closing ??= (async () => {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      await supervisor.stop(config.SHUTDOWN_GRACE_MS);
+      if ('closeAllConnections' in server) server.closeAllConnections();
+      await closed;
+    })();
+    return closing;
+  };
+  return { url: `http://${host}:${port}`, port, supervisor, close };
+}

@@ -1,0 +1,87 @@
+/** @module Every message of the server↔sidecar protocol: zod schemas for what the sidecar sends (validation and types in one place) and typed constructors for what the server sends. Contract: docs/sidecar-protocol.md; Python mirror: sidecar/protocol.py. */
+import { z } from 'zod';
+
+export const PROTOCOL_VERSION = 1;
+
+const timestamp = z.tuple([z.number().nullable(), z.number().nullable()]);
+
+/** One timed piece of a transcript: a segment, or a word when word timestamps are asked for. */
+export const chunkSchema = z.object({
+  text: z.string(),
+  timestamp,
+  language: z.string().nullable().optional(),
+});
+export type Chunk = z.infer<typeof chunkSchema>;
+
+/** The transcript of one item, as the transformers pipeline returned it. */
+export const itemResultSchema = z.object({
+  text: z.string(),
+  chunks: z.array(chunkSchema),
+  language: z.string().nullable(),
+});
+export type ItemResult = z.infer<typeof itemResultSchema>;
+
+/** First frame: what the sidecar really loaded. */
+export const readySchema = z.object({
+  id: z.literal(0),
+  type: z.literal('ready'),
+  protocol: z.number().int(),
+  pid: z.number().int(),
+  model: z.string(),
+  revision: z.string().nullable(),
+  device: z.string(),
+  dtype: z.string(),
+  attn_implementation: z.string(),
+  device_reason: z.string(),
+  languages: z.array(z.string()),
+  sampling_rate: z.number().int(),
+  load_seconds: z.number(),
+  settings: z.object({
+    chunk_length_s: z.number(),
+    batch_size: z.number().int(),
+    return_timestamps: z.union([z.boolean(), z.literal('word')]),
+    max_new_tokens: z.number().int(),
+  }),
+  versions: z.record(z.string(), z.string()),
+});
+export type ReadyInfo = z.infer<typeof readySchema>;
+
+const resultSchema = z.object({ id: z.number().int(), type: z.literal('result'), items: z.array(itemResultSchema), seconds: z.number() });
+const errorSchema = z.object({ id: z.number().int().nullable(), type: z.literal('error'), code: z.string(), message: z.string() });
+const pongSchema = z.object({ id: z.number().int(), type: z.literal('pong') });
+const byeSchema = z.object({ id: z.number().int(), type: z.literal('bye') });
+
+/** Any frame the sidecar may send. */
+export const sidecarMessageSchema = z.discriminatedUnion('type', [readySchema, resultSchema, errorSchema, pongSchema, byeSchema]);
+export type SidecarMessage = z.infer<typeof sidecarMessageSchema>;
+export type ResultMessage = z.infer<typeof resultSchema>;
+export type ErrorMessage = z.infer<typeof errorSchema>;
+
+/** One piece of audio to transcribe: s16le PCM, 16 kHz mono, as raw bytes. */
+export interface TranscribeItem {
+  audio: Uint8Array;
+  language?: string | null;
+  task?: 'transcribe' | 'translate' | null;
+  prompt?: string | null;
+}
+
+/** Parameters of a transcribe request: one item or a batch. */
+export interface TranscribeParams {
+  items: TranscribeItem[];
+  return_timestamps?: boolean | 'word';
+}
+
+/** A transcribe request frame (id first, see frame.ts). */
+export function transcribeFrame(id: number, params: TranscribeParams): Record<string, unknown> {
+  const frame: Record<string, unknown> = { id, type: 'transcribe', items: params.items };
+  if (params.return_timestamps !== undefined) frame.return_timestamps = params.return_timestamps;
+  return frame;
+}
+
+export const pingFrame = (id: number) => ({ id, type: 'ping' });
+export const shutdownFrame = (id: number) => ({ id, type: 'shutdown' });
+
+/** Seconds of audio in a request, for deadlines. */
+export function audioSeconds(params: TranscribeParams): number {
+  return params.items.reduce((sum, item) => sum + item.audio.byteLength / 2 / 16_000, 0);
+}

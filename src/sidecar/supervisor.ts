@@ -1,0 +1,279 @@
+/**
+ * @module The sidecar's lifecycle: start, watch, restart, replay, stop. Owns the one queue of model
+ * requests in front of the process, so that a crash loses nothing: the request in flight is sent
+ * again once a new process is ready, unless it has already crashed (or hung) the sidecar twice.
+ *
+ *   starting ──ready──▶ ready ──exit/hang──▶ restarting ──ready──▶ ready
+ *      │                  │                      │
+ *      └──────────────────┴──── stop() ──────────┴──▶ stopped
+ *
+ * Requests go to the process one at a time: the model is one, and a crash must be attributable
+ * to the request that caused it. Batching many callers into one request is the scheduler's job.
+ */
+import { EventEmitter } from 'node:events';
+import { AppError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { Connection } from './connection.js';
+import type { SidecarFactory, SidecarProcess, ProcessExit } from './process.js';
+import { audioSeconds, type ItemResult, type ReadyInfo, type TranscribeParams } from './protocol.js';
+import { nextFailureCount, restartDelayMs, type RestartPolicyOptions } from './restart-policy.js';
+
+export type SidecarState = 'starting' | 'ready' | 'restarting' | 'stopped';
+
+export interface SupervisorOptions {
+  factory: SidecarFactory;
+  log: Logger;
+  maxFrameBytes: number;
+  startTimeoutMs: number;
+  pingIntervalMs: number;
+  pongTimeoutMs: number;
+  requestTimeoutMs: number;
+  requestTimeoutPerAudioSecondMs: number;
+  queueMax: number;
+  restart: RestartPolicyOptions;
+}
+
+type KillCause = 'hang' | 'deadline' | 'start_timeout' | 'out_of_sync' | 'stop';
+
+interface Job {
+  params: TranscribeParams;
+  crashes: number;
+  timeouts: number;
+  resolve(items: ItemResult[]): void;
+  reject(err: AppError): void;
+}
+
+interface Running {
+  proc: SidecarProcess;
+  conn: Connection;
+  readyAt: number | undefined;
+  killCause: KillCause | undefined;
+  timers: NodeJS.Timeout[];
+  pinging: boolean;
+}
+
+/** What /health and GET / report about the sidecar. */
+export interface SidecarSnapshot {
+  state: SidecarState;
+  restarts: number;
+  uptime_s: number | null;
+  pid: number | null;
+  queue_depth: number;
+  in_flight: number;
+  last_exit: (ProcessExit & { cause: string; at: string }) | null;
+  loaded: ReadyInfo | null;
+}
+
+/** Supervises one sidecar process. Events: 'state' (state, reason), 'dispatch' (pid), 'exit' (ProcessExit & cause). */
+export class Supervisor extends EventEmitter {
+  #state: SidecarState = 'starting';
+  #queue: Job[] = [];
+  #inFlight: Job | undefined;
+  #running: Running | undefined;
+  #restartTimer: NodeJS.Timeout | undefined;
+  #failures = 0;
+  #restarts = 0;
+  #loaded: ReadyInfo | null = null;
+  #lastExit: SidecarSnapshot['last_exit'] = null;
+  #stopping: Promise<void> | undefined;
+  #drained: (() => void) | undefined;
+
+  constructor(private readonly options: SupervisorOptions) {
+    super();
+  }
+
+  get state(): SidecarState {
+    return this.#state;
+  }
+
+  /** Start the first process. */
+  start(): void {
+    this.#spawn();
+  }
+
+  /** Queue a transcription; resolves with one result per item once a ready sidecar answers. */
+  transcribe(params: TranscribeParams): Promise<ItemResult[]> {
+    if (this.#stopping) return Promise.reject(new AppError('shutting_down'));
+    if (this.#queue.length >= this.options.queueMax) {
+      return Promise.reject(new AppError('overloaded', `${this.#queue.length} requests are already waiting for the model`));
+    }
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ params, crashes: 0, timeouts: 0, resolve, reject });
+      this.#pump();
+    });
+  }
+
+  /** A point-in-time view for health endpoints and metrics. */
+  snapshot(): SidecarSnapshot {
+    const readyAt = this.#running?.readyAt;
+    return {
+      state: this.#state,
+      restarts: this.#restarts,
+      uptime_s: readyAt !== undefined && this.#state === 'ready' ? Math.round((Date.now() - readyAt) / 100) / 10 : null,
+      pid: this.#running?.proc.pid ?? null,
+      queue_depth: this.#queue.length,
+      in_flight: this.#inFlight ? 1 : 0,
+      last_exit: this.#lastExit,
+      loaded: this.#loaded,
+    };
+  }
+
+  /**
+   * Stop accepting, let queued and in-flight work finish within graceMs, ask the sidecar to exit,
+   * and SIGKILL it if it does not. Idempotent: a second call returns the first call's promise.
+   */
+  stop(graceMs: number): Promise<void> {
+    this.#stopping ??= this.#stop(graceMs);
+    return this.#stopping;
+  }
+
+  async #stop(graceMs: number): Promise<void> {
+    if (this.#inFlight || this.#queue.length > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, graceMs);
+        this.#drained = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+    for (const job of this.#queue.splice(0)) job.reject(new AppError('shutting_down'));
+    clearTimeout(this.#restartTimer);
+    const running = this.#running;
+    if (running) {
+      running.killCause = 'stop';
+      if (running.readyAt !== undefined) await running.conn.shutdown(2_000).catch(() => undefined);
+      const exited = await Promise.race([running.proc.exited.then(() => true), delay(2_000).then(() => false)]);
+      if (!exited) running.proc.kill('SIGKILL');
+      await running.proc.exited;
+    }
+    this.#setState('stopped', 'stop requested');
+  }
+
+  #spawn(): void {
+    const proc = this.options.factory();
+    const log = this.options.log;
+    const running: Running = { proc, conn: undefined as unknown as Connection, readyAt: undefined, killCause: undefined, timers: [], pinging: false };
+    running.conn = new Connection(proc.stdout, proc.stdin, this.options.maxFrameBytes, {
+      onReady: (info) => this.#onReady(running, info),
+      onFatal: (reason) => {
+        log.error({ reason }, 'sidecar stream out of sync; killing it');
+        this.#kill(running, 'out_of_sync');
+      },
+      onUnaddressedError: (code, message) => log.error({ code }, `sidecar: ${message}`),
+    }, log);
+    this.#running = running;
+    running.timers.push(setTimeout(() => {
+      if (running.readyAt === undefined) {
+        log.error({ timeoutMs: this.options.startTimeoutMs }, 'sidecar not ready in time; killing it');
+        this.#kill(running, 'start_timeout');
+      }
+    }, this.options.startTimeoutMs));
+    log.info({ pid: proc.pid }, 'sidecar spawned');
+    void proc.exited.then((exit) => this.#onExit(running, exit));
+  }
+
+  #onReady(running: Running, info: ReadyInfo): void {
+    if (this.#running !== running) return;
+    running.readyAt = Date.now();
+    this.#loaded = info;
+    this.options.log.info({ model: info.model, device: info.device, dtype: info.dtype, attn: info.attn_implementation, loadSeconds: info.load_seconds, pid: info.pid }, 'sidecar ready');
+    running.timers.push(setInterval(() => this.#ping(running), this.options.pingIntervalMs));
+    if (!this.#stopping) this.#setState('ready', `pid ${info.pid} loaded ${info.model}`);
+    this.#pump();
+  }
+
+  #ping(running: Running): void {
+    if (running.pinging) return;
+    running.pinging = true;
+    running.conn.ping(this.options.pongTimeoutMs).then(
+      () => { running.pinging = false; },
+      (err: AppError) => {
+        running.pinging = false;
+        if (err.code === 'request_timeout') {
+          this.options.log.error({ pongTimeoutMs: this.options.pongTimeoutMs }, 'sidecar did not answer a ping; killing it');
+          this.#kill(running, 'hang');
+        }
+      },
+    );
+  }
+
+  #pump(): void {
+    const running = this.#running;
+    if (this.#inFlight || !running || running.readyAt === undefined || running.killCause) return;
+    const job = this.#queue.shift();
+    if (!job) {
+      this.#drained?.();
+      return;
+    }
+    this.#inFlight = job;
+    this.emit('dispatch', running.proc.pid);
+    const deadline = this.options.requestTimeoutMs + audioSeconds(job.params) * this.options.requestTimeoutPerAudioSecondMs;
+    running.conn.transcribe(job.params, deadline).then(
+      (items) => this.#finish(job, () => job.resolve(items)),
+      (err: AppError) => {
+        if (this.#inFlight !== job) return; // already requeued or failed by the exit handler
+        if (err.code === 'request_timeout') {
+          this.options.log.error({ deadlineMs: deadline }, 'request past its deadline; killing the sidecar');
+          this.#kill(running, 'deadline');
+          return;
+        }
+        this.#finish(job, () => job.reject(err));
+      },
+    );
+  }
+
+  #finish(job: Job, settle: () => void): void {
+    if (this.#inFlight !== job) return;
+    this.#inFlight = undefined;
+    this.#failures = 0;
+    settle();
+    this.#pump();
+  }
+
+  #kill(running: Running, cause: KillCause): void {
+    if (running.killCause) return;
+    running.killCause = cause;
+    running.proc.kill('SIGKILL');
+  }
+
+  #onExit(running: Running, exit: ProcessExit): void {
+    for (const timer of running.timers) clearTimeout(timer);
+    const cause = running.killCause ?? (exit.signal ? `killed by ${exit.signal}` : `exited with code ${exit.code}`);
+    this.#lastExit = { ...exit, cause, at: new Date().toISOString() };
+    this.emit('exit', this.#lastExit);
+    const job = this.#inFlight;
+    this.#inFlight = undefined;
+    running.conn.close(new AppError('sidecar_exited', `the model process ${cause}`));
+    if (this.#running === running) this.#running = undefined;
+    if (job) this.#requeueOrFail(job, running.killCause === 'deadline');
+    if (this.#stopping) return;
+    const readyMs = running.readyAt === undefined ? 0 : Date.now() - running.readyAt;
+    this.#failures = nextFailureCount(this.#failures, readyMs, this.options.restart);
+    const wait = restartDelayMs(this.#failures, this.options.restart);
+    this.#restarts += 1;
+    this.options.log.warn({ cause, code: exit.code, signal: exit.signal, restarts: this.#restarts, backoffMs: wait, replaying: job ? 1 : 0 }, 'sidecar exited; restarting');
+    this.#setState('restarting', cause);
+    this.#restartTimer = setTimeout(() => this.#spawn(), wait);
+  }
+
+  #requeueOrFail(job: Job, timedOut: boolean): void {
+    if (timedOut) job.timeouts += 1;
+    else job.crashes += 1;
+    if (job.crashes >= 2) job.reject(new AppError('poison_request'));
+    else if (job.timeouts >= 2) job.reject(new AppError('request_timeout'));
+    else if (this.#stopping) job.reject(new AppError('shutting_down'));
+    else this.#queue.unshift(job);
+  }
+
+  #setState(next: SidecarState, reason: string): void {
+    if (this.#state === next) return;
+    this.options.log.info({ from: this.#state, to: next, reason }, 'sidecar state');
+    this.#state = next;
+    this.emit('state', next, reason);
+  }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
