@@ -142,8 +142,9 @@ export class Supervisor extends EventEmitter {
     const running = this.#running;
     if (running) {
       running.killCause = 'stop';
-      if (running.readyAt !== undefined) await running.conn.shutdown(2_000).catch(() => undefined);
-      const exited = await Promise.race([running.proc.exited.then(() => true), delay(2_000).then(() => false)]);
+      // A sidecar that says goodbye gets 2 s to exit; one that does not answer is killed at once.
+      const polite = running.readyAt !== undefined && (await running.conn.shutdown(2_000).then(() => true, () => false));
+      const exited = polite && (await Promise.race([running.proc.exited.then(() => true), delay(2_000).then(() => false)]));
       if (!exited) running.proc.kill('SIGKILL');
       await running.proc.exited;
     }
