@@ -34,6 +34,8 @@ export const envSchema = z.object({
   SIDECAR_REQUEST_TIMEOUT_MS: ms.default(120_000),
   SIDECAR_REQUEST_TIMEOUT_PER_AUDIO_SECOND_MS: int(0, 60_000).default(2_000),
   SIDECAR_QUEUE_MAX: int(1, 100_000).default(256),
+  SCHEDULER_MAX_BATCH: int(1, 256).default(16),
+  SCHEDULER_QUEUE_MAX: int(1, 100_000).default(1_024),
   RESTART_BACKOFF_MS: ms.default(250),
   RESTART_BACKOFF_MAX_MS: ms.default(30_000),
   SHUTDOWN_GRACE_MS: int(0, 600_000).default(10_000),

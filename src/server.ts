@@ -6,12 +6,14 @@ import { ROOT_DIR, type Config } from './config.js';
 import type { Logger } from './log.js';
 import { createProcessFactory, realSidecarCommand, type SidecarFactory } from './sidecar/process.js';
 import { Supervisor } from './sidecar/supervisor.js';
+import { Scheduler } from './scheduler/scheduler.js';
 
 /** A started server. */
 export interface RunningServer {
   url: string;
   port: number;
   supervisor: Supervisor;
+  scheduler: Scheduler;
   /** Stop accepting, drain in-flight work within SHUTDOWN_GRACE_MS, stop the sidecar. Idempotent. */
   close(): Promise<void>;
 }
@@ -36,6 +38,7 @@ export function createSupervisor(config: Config, log: Logger, factory?: SidecarF
 export async function startServer(config: Config, log: Logger, factory?: SidecarFactory): Promise<RunningServer> {
   const supervisor = createSupervisor(config, log, factory);
   supervisor.start();
+  const scheduler = new Scheduler(supervisor, { maxBatchItems: config.SCHEDULER_MAX_BATCH, maxQueue: config.SCHEDULER_QUEUE_MAX, log: log.child({ component: 'scheduler' }) });
   const app = createApp({ config, sidecar: supervisor, log });
   const server = await new Promise<ServerType>((resolve) => {
     const s = serve({ fetch: app.fetch, hostname: config.HOST, port: config.PORT }, () => resolve(s));
@@ -53,5 +56,5 @@ export async function startServer(config: Config, log: Logger, factory?: Sidecar
     })();
     return closing;
   };
-  return { url: `http://${host}:${port}`, port, supervisor, close };
+  return { url: `http://${host}:${port}`, port, supervisor, scheduler, close };
 }

@@ -1,0 +1,17 @@
+import { describe, expect, it } from 'vitest';
+import { nextBatch, type QueuedJob } from './batch-policy.js';
+
+const stream = (batchKey = 'ts', alone = false): QueuedJob => ({ priority: 'stream', batchKey, alone });
+const file: QueuedJob = { priority: 'file', batchKey: undefined, alone: true };
+
+describe('nextBatch', () => {
+  it('is empty for an empty queue', () => expect(nextBatch([], 8)).toEqual([]));
+  it('takes a file job alone when no stream waits', () => expect(nextBatch([file, file], 8)).toEqual([0]));
+  it('puts stream windows ahead of older file jobs', () => expect(nextBatch([file, stream(), file, stream()], 8)).toEqual([1, 3]));
+  it('caps the batch size', () => expect(nextBatch([stream(), stream(), stream()], 2)).toEqual([0, 1]));
+  it('batches only windows with the same key', () => expect(nextBatch([stream('a'), stream('b'), stream('a')], 8)).toEqual([0, 2]));
+  it('sends a job marked alone by itself', () => {
+    expect(nextBatch([stream('a', true), stream('a')], 8)).toEqual([0]);
+    expect(nextBatch([stream('a'), stream('a', true), stream('a')], 8)).toEqual([0, 2]);
+  });
+});
