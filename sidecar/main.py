@@ -75,8 +75,15 @@ def main() -> int:
         return 3
     log.info("loaded in %.2fs: %s %s attn=%s", loaded.load_seconds, choice.device, choice.dtype_name,
              choice.attn_implementation)
+    try:
+        from vad import Vad
+        vad = Vad()
+    except Exception as exc:  # noqa: BLE001 - reported, then the supervisor decides
+        log.exception("voice activity model failed to load")
+        writer.send(protocol.error(None, "model_load_failed", f"vad: {type(exc).__name__}: {exc}"[:1000]))
+        return 3
     writer.send(protocol.ready(loaded.describe(), os.getpid()))
-    return _serve(Service(loaded, writer), writer, max_bytes)
+    return _serve(Service(loaded, writer, vad), writer, max_bytes)
 
 
 def _serve(service, writer, max_bytes: int) -> int:

@@ -75,6 +75,26 @@ def parse_transcribe(message: dict) -> TranscribeRequest:
     return TranscribeRequest(rid, [_item(raw, rid, i) for i, raw in enumerate(items)], timestamps)
 
 
+@dataclass
+class VadRequest:
+    id: int
+    items: list[np.ndarray]
+
+
+def parse_vad(message: dict) -> VadRequest:
+    rid = request_id(message)
+    if rid is None:
+        raise ProtocolError("bad_request", "vad needs an integer id")
+    items = message.get("items")
+    if not isinstance(items, list) or not items:
+        raise ProtocolError("bad_request", "vad needs a non-empty list of items", rid)
+    return VadRequest(rid, [_item(raw, rid, i).audio for i, raw in enumerate(items)])
+
+
+def vad_result(rid: int, probabilities: list) -> dict:
+    return {"id": rid, "type": "vad_result", "items": [{"probs": p.astype("<f4").tobytes()} for p in probabilities]}
+
+
 def ready(info: dict, pid: int) -> dict:
     return {"id": 0, "type": "ready", "protocol": PROTOCOL_VERSION, "pid": pid, **info}
 

@@ -1,4 +1,5 @@
-"""Dispatch: one frame in, replies out. Pings are answered at once; model work runs on one worker thread.
+"""Dispatch: one frame in, replies out. Pings are answered at once; model work runs on one worker
+thread and voice-activity work on another, so a long decode never delays speech detection.
 
 Owns the threads and the per-request error handling. A request that fails
 gets an error frame with its id; only an unrecoverable device fault ends the
@@ -48,14 +49,18 @@ def _is_device_lost(exc: BaseException) -> bool:
 
 
 class Service:
-    def __init__(self, loaded: model_module.LoadedModel, writer: FrameWriter,
+    def __init__(self, loaded: model_module.LoadedModel, writer: FrameWriter, vad,
                  exit_process: Callable[[int], None] = os._exit):
         self._loaded = loaded
         self._writer = writer
+        self._vad = vad
         self._exit = exit_process
         self._work: "queue.Queue[protocol.TranscribeRequest | None]" = queue.Queue()
+        self._vad_work: "queue.Queue[protocol.VadRequest | None]" = queue.Queue()
         self._worker = threading.Thread(target=self._run_worker, name="model-worker", daemon=True)
         self._worker.start()
+        self._vad_worker = threading.Thread(target=self._run_vad_worker, name="vad-worker", daemon=True)
+        self._vad_worker.start()
 
     def handle(self, message: dict) -> bool:
         """Handle one decoded frame; False means the process should end (shutdown)."""
@@ -68,9 +73,16 @@ class Service:
                 self._work.put(protocol.parse_transcribe(message))
             except protocol.ProtocolError as exc:
                 self._writer.send(protocol.error(exc.request_id, exc.code, exc.message))
+        elif kind == "vad":
+            try:
+                self._vad_work.put(protocol.parse_vad(message))
+            except protocol.ProtocolError as exc:
+                self._writer.send(protocol.error(exc.request_id, exc.code, exc.message))
         elif kind == "shutdown":
             self._work.put(None)
+            self._vad_work.put(None)
             self._worker.join()
+            self._vad_worker.join()
             self._writer.send(protocol.bye(rid if rid is not None else 0))
             return False
         else:
@@ -83,6 +95,19 @@ class Service:
             if request is None:
                 return
             self._transcribe(request)
+
+    def _run_vad_worker(self) -> None:
+        while True:
+            request = self._vad_work.get()
+            if request is None:
+                return
+            try:
+                probabilities = self._vad.probabilities(request.items)
+            except Exception as exc:  # noqa: BLE001 - reported by id
+                log.exception("vad request %s failed", request.id)
+                self._writer.send(protocol.error(request.id, "transcribe_failed", f"vad: {type(exc).__name__}: {exc}"[:1000]))
+                continue
+            self._writer.send(protocol.vad_result(request.id, probabilities))
 
     def _transcribe(self, request: protocol.TranscribeRequest) -> None:
         started = time.perf_counter()

@@ -14,7 +14,10 @@ import {
   shutdownFrame,
   sidecarMessageSchema,
   transcribeFrame,
+  vadFrame,
   type ItemResult,
+  type VadParams,
+  type VadResult,
   type ReadyInfo,
   type SidecarMessage,
   type TranscribeParams,
@@ -66,6 +69,15 @@ export class Connection {
     if (reply.type !== 'result') throw new AppError('bad_frame', `expected result, got ${reply.type}`);
     if (reply.items.length !== params.items.length) {
       throw new AppError('bad_frame', `sent ${params.items.length} items, got ${reply.items.length} results`);
+    }
+    return reply.items;
+  }
+
+  /** Speech probabilities per 32 ms frame for each item. */
+  async vad(params: VadParams, deadlineMs: number): Promise<VadResult[]> {
+    const reply = await this.#request((id) => vadFrame(id, params), deadlineMs);
+    if (reply.type !== 'vad_result' || reply.items.length !== params.items.length) {
+      throw new AppError('bad_frame', `expected ${params.items.length} vad results, got ${reply.type}`);
     }
     return reply.items;
   }

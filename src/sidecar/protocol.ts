@@ -21,6 +21,10 @@ export const itemResultSchema = z.object({
 });
 export type ItemResult = z.infer<typeof itemResultSchema>;
 
+/** Speech probability of each 512-sample frame of one item, as float32 LE bytes. */
+export const vadResultSchema = z.object({ probs: z.instanceof(Uint8Array) });
+export type VadResult = z.infer<typeof vadResultSchema>;
+
 /** First frame: what the sidecar really loaded. */
 export const readySchema = z.object({
   id: z.literal(0),
@@ -50,9 +54,10 @@ const resultSchema = z.object({ id: z.number().int(), type: z.literal('result'),
 const errorSchema = z.object({ id: z.number().int().nullable(), type: z.literal('error'), code: z.string(), message: z.string() });
 const pongSchema = z.object({ id: z.number().int(), type: z.literal('pong') });
 const byeSchema = z.object({ id: z.number().int(), type: z.literal('bye') });
+const vadReplySchema = z.object({ id: z.number().int(), type: z.literal('vad_result'), items: z.array(vadResultSchema) });
 
 /** Any frame the sidecar may send. */
-export const sidecarMessageSchema = z.discriminatedUnion('type', [readySchema, resultSchema, errorSchema, pongSchema, byeSchema]);
+export const sidecarMessageSchema = z.discriminatedUnion('type', [readySchema, resultSchema, errorSchema, pongSchema, byeSchema, vadReplySchema]);
 export type SidecarMessage = z.infer<typeof sidecarMessageSchema>;
 export type ResultMessage = z.infer<typeof resultSchema>;
 export type ErrorMessage = z.infer<typeof errorSchema>;
@@ -81,7 +86,20 @@ export function transcribeFrame(id: number, params: TranscribeParams): Record<st
 export const pingFrame = (id: number) => ({ id, type: 'ping' });
 export const shutdownFrame = (id: number) => ({ id, type: 'shutdown' });
 
-/** Seconds of audio in a request, for deadlines. */
-export function audioSeconds(params: TranscribeParams): number {
-  return params.items.reduce((sum, item) => sum + item.audio.byteLength / 2 / 16_000, 0);
+/** Parameters of a vad request: speech probabilities for each item. */
+export interface VadParams {
+  items: Array<{ audio: Uint8Array }>;
+}
+
+/** Samples per VAD frame at 16 kHz (32 ms), as silero-vad defines it. */
+export const VAD_FRAME_SAMPLES = 512;
+
+
+export function vadFrame(id: number, params: VadParams): Record<string, unknown> {
+  return { id, type: 'vad', items: params.items };
+}
+
+/** Seconds of 16 kHz s16le audio in a list of items, for deadlines. */
+export function audioSeconds(items: ReadonlyArray<{ audio: Uint8Array }>): number {
+  return items.reduce((sum, item) => sum + item.audio.byteLength / 2 / 16_000, 0);
 }

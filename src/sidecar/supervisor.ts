@@ -7,15 +7,16 @@
  *      │                  │                      │
  *      └──────────────────┴──── stop() ──────────┴──▶ stopped
  *
- * Requests go to the process one at a time: the model is one, and a crash must be attributable
- * to the request that caused it. Batching many callers into one request is the scheduler's job.
+ * Requests go to the process one at a time per lane: the model is one, and a crash must be
+ * attributable to the request that caused it. The `vad` lane (cheap speech detection) runs beside
+ * the `model` lane so it never waits behind a long decode. Batching callers is the scheduler's job.
  */
 import { EventEmitter } from 'node:events';
 import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { Connection } from './connection.js';
 import type { SidecarFactory, SidecarProcess, ProcessExit } from './process.js';
-import { audioSeconds, type ItemResult, type ReadyInfo, type TranscribeParams } from './protocol.js';
+import { audioSeconds, type ItemResult, type ReadyInfo, type TranscribeParams, type VadParams, type VadResult } from './protocol.js';
 import { nextFailureCount, restartDelayMs, type RestartPolicyOptions } from './restart-policy.js';
 
 export type SidecarState = 'starting' | 'ready' | 'restarting' | 'stopped';
@@ -35,11 +36,17 @@ export interface SupervisorOptions {
 
 type KillCause = 'hang' | 'deadline' | 'start_timeout' | 'out_of_sync' | 'stop';
 
+/** Requests that may be in flight at the same time, one each. */
+export type Lane = 'model' | 'vad';
+const LANES: Lane[] = ['model', 'vad'];
+
 interface Job {
-  params: TranscribeParams;
+  lane: Lane;
+  seconds: number;
+  send(conn: Connection, deadlineMs: number): Promise<unknown>;
   crashes: number;
   timeouts: number;
-  resolve(items: ItemResult[]): void;
+  resolve(value: unknown): void;
   reject(err: AppError): void;
 }
 
@@ -50,6 +57,8 @@ interface Running {
   killCause: KillCause | undefined;
   timers: NodeJS.Timeout[];
   pinging: boolean;
+  /** The job whose deadline got the process killed. */
+  culprit: Job | undefined;
 }
 
 /** What /health and GET / report about the sidecar. */
@@ -67,8 +76,10 @@ export interface SidecarSnapshot {
 /** Supervises one sidecar process. Events: 'state' (state, reason), 'dispatch' (pid), 'exit' (ProcessExit & cause). */
 export class Supervisor extends EventEmitter {
   #state: SidecarState = 'starting';
-  #queue: Job[] = [];
-  #inFlight: Job | undefined;
+  #lanes: Record<Lane, { queue: Job[]; inFlight: Job | undefined }> = {
+    model: { queue: [], inFlight: undefined },
+    vad: { queue: [], inFlight: undefined },
+  };
   #running: Running | undefined;
   #restartTimer: NodeJS.Timeout | undefined;
   #failures = 0;
@@ -93,13 +104,23 @@ export class Supervisor extends EventEmitter {
 
   /** Queue a transcription; resolves with one result per item once a ready sidecar answers. */
   transcribe(params: TranscribeParams): Promise<ItemResult[]> {
+    return this.#submit('model', audioSeconds(params.items), (conn, deadline) => conn.transcribe(params, deadline)) as Promise<ItemResult[]>;
+  }
+
+  /** Speech probabilities per 32 ms frame for each item, on the vad lane. */
+  vad(params: VadParams): Promise<VadResult[]> {
+    return this.#submit('vad', audioSeconds(params.items), (conn, deadline) => conn.vad(params, deadline)) as Promise<VadResult[]>;
+  }
+
+  #submit(lane: Lane, seconds: number, send: Job['send']): Promise<unknown> {
     if (this.#stopping) return Promise.reject(new AppError('shutting_down'));
-    if (this.#queue.length >= this.options.queueMax) {
-      return Promise.reject(new AppError('overloaded', `${this.#queue.length} requests are already waiting for the model`));
+    const { queue } = this.#lanes[lane];
+    if (queue.length >= this.options.queueMax) {
+      return Promise.reject(new AppError('overloaded', `${queue.length} requests are already waiting for the model`));
     }
     return new Promise((resolve, reject) => {
-      this.#queue.push({ params, crashes: 0, timeouts: 0, resolve, reject });
-      this.#pump();
+      queue.push({ lane, seconds, send, crashes: 0, timeouts: 0, resolve, reject });
+      this.#pump(lane);
     });
   }
 
@@ -111,8 +132,8 @@ export class Supervisor extends EventEmitter {
       restarts: this.#restarts,
       uptime_s: readyAt !== undefined && this.#state === 'ready' ? Math.round((Date.now() - readyAt) / 100) / 10 : null,
       pid: this.#running?.proc.pid ?? null,
-      queue_depth: this.#queue.length,
-      in_flight: this.#inFlight ? 1 : 0,
+      queue_depth: this.#lanes.model.queue.length + this.#lanes.vad.queue.length,
+      in_flight: LANES.filter((l) => this.#lanes[l].inFlight).length,
       last_exit: this.#lastExit,
       loaded: this.#loaded,
     };
@@ -128,7 +149,7 @@ export class Supervisor extends EventEmitter {
   }
 
   async #stop(graceMs: number): Promise<void> {
-    if (this.#inFlight || this.#queue.length > 0) {
+    if (!this.#idle()) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, graceMs);
         this.#drained = () => {
@@ -137,7 +158,7 @@ export class Supervisor extends EventEmitter {
         };
       });
     }
-    for (const job of this.#queue.splice(0)) job.reject(new AppError('shutting_down'));
+    for (const lane of LANES) for (const job of this.#lanes[lane].queue.splice(0)) job.reject(new AppError('shutting_down'));
     clearTimeout(this.#restartTimer);
     const running = this.#running;
     if (running) {
@@ -154,7 +175,7 @@ export class Supervisor extends EventEmitter {
   #spawn(): void {
     const proc = this.options.factory();
     const log = this.options.log;
-    const running: Running = { proc, conn: undefined as unknown as Connection, readyAt: undefined, killCause: undefined, timers: [], pinging: false };
+    const running: Running = { proc, conn: undefined as unknown as Connection, readyAt: undefined, killCause: undefined, timers: [], pinging: false, culprit: undefined };
     running.conn = new Connection(proc.stdout, proc.stdin, this.options.maxFrameBytes, {
       onReady: (info) => this.#onReady(running, info),
       onFatal: (reason) => {
@@ -181,7 +202,7 @@ export class Supervisor extends EventEmitter {
     this.options.log.info({ model: info.model, device: info.device, dtype: info.dtype, attn: info.attn_implementation, loadSeconds: info.load_seconds, pid: info.pid }, 'sidecar ready');
     running.timers.push(setInterval(() => this.#ping(running), this.options.pingIntervalMs));
     if (!this.#stopping) this.#setState('ready', `pid ${info.pid} loaded ${info.model}`);
-    this.#pump();
+    for (const lane of LANES) this.#pump(lane);
   }
 
   #ping(running: Running): void {
@@ -199,23 +220,29 @@ export class Supervisor extends EventEmitter {
     );
   }
 
-  #pump(): void {
+  #idle(): boolean {
+    return LANES.every((l) => !this.#lanes[l].inFlight && this.#lanes[l].queue.length === 0);
+  }
+
+  #pump(lane: Lane): void {
+    const state = this.#lanes[lane];
     const running = this.#running;
-    if (this.#inFlight || !running || running.readyAt === undefined || running.killCause) return;
-    const job = this.#queue.shift();
+    if (state.inFlight || !running || running.readyAt === undefined || running.killCause) return;
+    const job = state.queue.shift();
     if (!job) {
-      this.#drained?.();
+      if (this.#idle()) this.#drained?.();
       return;
     }
-    this.#inFlight = job;
-    this.emit('dispatch', running.proc.pid);
-    const deadline = this.options.requestTimeoutMs + audioSeconds(job.params) * this.options.requestTimeoutPerAudioSecondMs;
-    running.conn.transcribe(job.params, deadline).then(
-      (items) => this.#finish(job, () => job.resolve(items)),
+    state.inFlight = job;
+    if (lane === 'model') this.emit('dispatch', running.proc.pid);
+    const deadline = this.options.requestTimeoutMs + job.seconds * this.options.requestTimeoutPerAudioSecondMs;
+    job.send(running.conn, deadline).then(
+      (value) => this.#finish(job, () => job.resolve(value)),
       (err: AppError) => {
-        if (this.#inFlight !== job) return; // already requeued or failed by the exit handler
+        if (state.inFlight !== job) return; // already requeued or failed by the exit handler
         if (err.code === 'request_timeout') {
-          this.options.log.error({ deadlineMs: deadline }, 'request past its deadline; killing the sidecar');
+          this.options.log.error({ deadlineMs: deadline, lane }, 'request past its deadline; killing the sidecar');
+          running.culprit = job;
           this.#kill(running, 'deadline');
           return;
         }
@@ -225,11 +252,12 @@ export class Supervisor extends EventEmitter {
   }
 
   #finish(job: Job, settle: () => void): void {
-    if (this.#inFlight !== job) return;
-    this.#inFlight = undefined;
+    const state = this.#lanes[job.lane];
+    if (state.inFlight !== job) return;
+    state.inFlight = undefined;
     this.#failures = 0;
     settle();
-    this.#pump();
+    this.#pump(job.lane);
   }
 
   #kill(running: Running, cause: KillCause): void {
@@ -243,28 +271,32 @@ export class Supervisor extends EventEmitter {
     const cause = running.killCause ?? (exit.signal ? `killed by ${exit.signal}` : `exited with code ${exit.code}`);
     this.#lastExit = { ...exit, cause, at: new Date().toISOString() };
     this.emit('exit', this.#lastExit);
-    const job = this.#inFlight;
-    this.#inFlight = undefined;
+    const jobs = LANES.map((l) => this.#lanes[l].inFlight).filter((j): j is Job => j !== undefined);
+    for (const lane of LANES) this.#lanes[lane].inFlight = undefined;
     running.conn.close(new AppError('sidecar_exited', `the model process ${cause}`));
     if (this.#running === running) this.#running = undefined;
-    if (job) this.#requeueOrFail(job, running.killCause === 'deadline');
+    for (const job of jobs) {
+      // A request killed for another request's deadline is replayed without blame.
+      const blamed = running.killCause !== 'deadline' || running.culprit === job;
+      this.#requeueOrFail(job, running.killCause === 'deadline', blamed);
+    }
     if (this.#stopping) return;
     const readyMs = running.readyAt === undefined ? 0 : Date.now() - running.readyAt;
     this.#failures = nextFailureCount(this.#failures, readyMs, this.options.restart);
     const wait = restartDelayMs(this.#failures, this.options.restart);
     this.#restarts += 1;
-    this.options.log.warn({ cause, code: exit.code, signal: exit.signal, restarts: this.#restarts, backoffMs: wait, replaying: job ? 1 : 0 }, 'sidecar exited; restarting');
+    this.options.log.warn({ cause, code: exit.code, signal: exit.signal, restarts: this.#restarts, backoffMs: wait, replaying: jobs.length }, 'sidecar exited; restarting');
     this.#setState('restarting', cause);
     this.#restartTimer = setTimeout(() => this.#spawn(), wait);
   }
 
-  #requeueOrFail(job: Job, timedOut: boolean): void {
-    if (timedOut) job.timeouts += 1;
-    else job.crashes += 1;
+  #requeueOrFail(job: Job, timedOut: boolean, blamed: boolean): void {
+    if (blamed && timedOut) job.timeouts += 1;
+    else if (blamed) job.crashes += 1;
     if (job.crashes >= 2) job.reject(new AppError('poison_request'));
     else if (job.timeouts >= 2) job.reject(new AppError('request_timeout'));
     else if (this.#stopping) job.reject(new AppError('shutting_down'));
-    else this.#queue.unshift(job);
+    else this.#lanes[job.lane].queue.unshift(job);
   }
 
   #setState(next: SidecarState, reason: string): void {

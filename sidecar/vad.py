@@ -1,0 +1,52 @@
+"""Voice activity: silero-vad's speech probability for every 32 ms frame of audio.
+
+Owns only the model call. The policy (thresholds, minimum speech and silence,
+padding, where to cut) lives in the server (src/session/endpointing.ts), so the
+sidecar stays stateless. The TorchScript model ships inside the silero-vad wheel
+and is loaded from there with torch.jit; the package's own helpers are not
+imported (their optional extras would pull in torchaudio).
+"""
+from __future__ import annotations
+
+import importlib.resources
+import threading
+
+import numpy as np
+import torch
+
+FRAME_SAMPLES = 512  # 32 ms at 16 kHz, fixed by the model
+SAMPLING_RATE = 16000
+
+
+class Vad:
+    def __init__(self) -> None:
+        path = importlib.resources.files("silero_vad") / "data" / "silero_vad.jit"
+        with importlib.resources.as_file(path) as file:
+            self._model = torch.jit.load(str(file), map_location="cpu")
+        self._model.eval()
+        # The model keeps recurrent state between calls: one caller at a time.
+        self._lock = threading.Lock()
+
+    def probabilities(self, items: list[np.ndarray]) -> list[np.ndarray]:
+        """Speech probability per whole 512-sample frame of each item, with fresh state per call.
+
+        Items are run as one batch in lockstep (shorter ones zero-padded), then trimmed.
+        """
+        if not items:
+            return []
+        frames = [len(a) // FRAME_SAMPLES for a in items]
+        longest = max(frames)
+        if longest == 0:
+            return [np.zeros(0, dtype=np.float32) for _ in items]
+        batch = np.zeros((len(items), longest * FRAME_SAMPLES), dtype=np.float32)
+        for row, audio in enumerate(items):
+            n = frames[row] * FRAME_SAMPLES
+            batch[row, :n] = audio[:n]
+        tensor = torch.from_numpy(batch)
+        out = np.zeros((len(items), longest), dtype=np.float32)
+        with self._lock, torch.inference_mode():
+            self._model.reset_states()
+            for f in range(longest):
+                chunk = tensor[:, f * FRAME_SAMPLES:(f + 1) * FRAME_SAMPLES]
+                out[:, f] = self._model(chunk, SAMPLING_RATE).reshape(-1).numpy()
+        return [out[row, :frames[row]].copy() for row in range(len(items))]
