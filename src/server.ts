@@ -39,7 +39,7 @@ export async function startServer(config: Config, log: Logger, factory?: Sidecar
   const supervisor = createSupervisor(config, log, factory);
   supervisor.start();
   const scheduler = new Scheduler(supervisor, { maxBatchItems: config.SCHEDULER_MAX_BATCH, maxQueue: config.SCHEDULER_QUEUE_MAX, log: log.child({ component: 'scheduler' }) });
-  const app = createApp({ config, sidecar: supervisor, log });
+  const app = createApp({ config, sidecar: supervisor, scheduler, log });
   const server = await new Promise<ServerType>((resolve) => {
     const s = serve({ fetch: app.fetch, hostname: config.HOST, port: config.PORT }, () => resolve(s));
   });

@@ -102,6 +102,13 @@ def test_idempotent_cli(model_dir):
     assert (model_dir / "model.safetensors").stat().st_mtime_ns == before
 
 
+def test_refuses_to_replace_foreign_directory(tmp_path):
+    (tmp_path / "keep.txt").write_text("not a model")
+    with pytest.raises(SystemExit, match="refusing"):
+        convert.convert(tmp_path)
+    assert (tmp_path / "keep.txt").exists()
+
+
 def test_weights_load_cleanly_and_are_tied(model_dir):
     from transformers import WhisperForConditionalGeneration
 
