@@ -14,6 +14,7 @@ import numpy as np
 import torch
 import transformers
 from transformers import AutoModelForSpeechSeq2Seq, AutoProcessor, pipeline
+from transformers.models.whisper.tokenization_whisper import TO_LANGUAGE_CODE
 
 from device import DeviceChoice
 
@@ -87,6 +88,7 @@ def load(model_id: str, choice: DeviceChoice, settings: PipelineSettings, revisi
         max_new_tokens=settings.max_new_tokens,
         chunk_length_s=settings.chunk_length_s,
         batch_size=settings.batch_size,
+        ignore_warning=True,
         return_timestamps=settings.return_timestamps,
         dtype=choice.dtype,
         device=choice.device,
@@ -110,13 +112,20 @@ def _generate_kwargs(item: TranscribeItem, loaded: LoadedModel) -> dict:
     return kwargs
 
 
+def language_code(name: Optional[str]) -> Optional[str]:
+    """The pipeline reports languages by name ("german"); clients of the brief expect codes ("de")."""
+    if name is None:
+        return None
+    return TO_LANGUAGE_CODE.get(name.lower(), name)
+
+
 def _result(out: dict, timestamps: Any) -> dict:
     chunks = []
     for chunk in out.get("chunks") or []:
         start, end = chunk.get("timestamp", (None, None))
         entry = {"text": chunk["text"], "timestamp": [start, end]}
         if chunk.get("language") is not None:
-            entry["language"] = chunk["language"]
+            entry["language"] = language_code(chunk["language"])
         chunks.append(entry)
     languages = [c["language"] for c in chunks if c.get("language")]
     return {"text": out.get("text", ""), "chunks": chunks, "language": languages[0] if languages else None}
