@@ -48,13 +48,18 @@ describe('supervision of the real sidecar', () => {
         setTimeout(() => process.kill(pid, 'SIGKILL'), 300);
       }
     });
+    let exitedAt = 0;
+    let restartToReadyMs = 0;
+    server.supervisor.on('exit', () => { exitedAt = Date.now(); });
     server.supervisor.on('state', async (state: string) => {
+      if (state === 'ready' && exitedAt) restartToReadyMs = Date.now() - exitedAt;
       if (state === 'restarting') seen.push((await health(server!.url)).status);
     });
     const [result] = await server.supervisor.transcribe({ items: [{ audio: readWavPcm('jfk.wav'), language: 'en' }] });
     expect(wer(JFK, result!.text)).toBeLessThanOrEqual(0.05);
     expect(alive(victim)).toBe(false);
     expect(seen).toContain('restarting');
+    console.log(`restart-to-ready after SIGKILL: ${restartToReadyMs} ms (backoff ${100} ms included)`);
     const after = await health(server.url);
     expect(after).toMatchObject({ status: 'healthy', sidecar: { restarts: 1 } });
     expect(after.sidecar.pid).not.toBe(victim);
