@@ -1,0 +1,74 @@
+import { describe, expect, it } from 'vitest';
+import { agree, alignCommitted, commitAll, emptyAgreement, lastCommittedSegmentEnd, windowTrimmed, type AgreementState } from './agreement.js';
+import { joinWords, type Word } from './hypothesis.js';
+
+/** Words with 0.5 s each from `from` s; a trailing '|' marks a closed segment end. */
+function hyp(text: string, from = 0): Word[] {
+  return text.split(' ').filter(Boolean).map((t, i) => {
+    const closed = t.endsWith('|');
+    const start = from + i * 0.5;
+    return { text: closed ? t.slice(0, -1) : t, start, end: start + 0.5, ...(closed ? { segmentEnd: start + 0.5 } : {}) };
+  });
+}
+
+const texts = (s: AgreementState) => [joinWords(s.committed), joinWords(s.tentative)];
+
+describe('LocalAgreement-2', () => {
+  it('commits the common prefix of two consecutive hypotheses, and nothing from one alone', () => {
+    let step = agree(emptyAgreement, hyp('and so my'));
+    expect(step.committedNow).toEqual([]);
+    expect(texts(step.state)).toEqual(['', 'and so my']);
+    step = agree(step.state, hyp('And so, my fellow'));
+    expect(joinWords(step.committedNow)).toBe('And so, my');
+    expect(texts(step.state)).toEqual(['And so, my', 'fellow']);
+    step = agree(step.state, hyp('and so my fellow Americans'));
+    expect(texts(step.state)).toEqual(['And so, my fellow', 'Americans']);
+  });
+
+  it('stops at the first disagreement', () => {
+    const a = agree(emptyAgreement, hyp('ask not what'));
+    const b = agree(a.state, hyp('ask knot what your'));
+    expect(texts(b.state)).toEqual(['ask', 'knot what your']);
+  });
+
+  it('never changes committed words, whatever later hypotheses say', () => {
+    let state = agree(agree(emptyAgreement, hyp('one two three')).state, hyp('one two three four')).state;
+    const before = joinWords(state.committed);
+    for (const h of ['one two tree four five', 'won two three four five six', '', 'one two three four five six seven']) {
+      state = agree(state, hyp(h)).state;
+      expect(joinWords(state.committed).startsWith(before)).toBe(true);
+    }
+    // The empty hypothesis left nothing tentative, so 'six' still needs a second vote.
+    expect(joinWords(state.committed)).toBe('one two three four five');
+  });
+
+  it('aligns away committed words the window hears again, even when the model rewords them', () => {
+    let state = agree(agree(emptyAgreement, hyp('the cabbage juice')).state, hyp('the cabbage juice changes')).state;
+    expect(alignCommitted(state, hyp('the cabbage juice changes color'))).toBe(3);
+    expect(alignCommitted(state, hyp('a cabbage juice changes color'))).toBe(3);
+    expect(alignCommitted(state, hyp('cabbage juice changes color'))).toBe(2);
+    state = agree(state, hyp('A cabbage juice changes color'));
+    expect(texts(state.state)).toEqual(['the cabbage juice changes', 'color']);
+  });
+
+  it('commitAll commits the whole remainder (utterance end, finalize, end)', () => {
+    const a = agree(emptyAgreement, hyp('ask not'));
+    const b = commitAll(a.state, hyp('ask not what your country'));
+    expect(texts(b.state)).toEqual(['ask not what your country', '']);
+  });
+
+  it('tracks what is still inside the window as it is trimmed at committed segment ends', () => {
+    let state = agree(emptyAgreement, hyp('ask not| what your country|')).state;
+    state = agree(state, hyp('ask not| what your country| can')).state;
+    expect(state.inWindow).toBe(5);
+    expect(lastCommittedSegmentEnd(state)).toBe(2.5);
+    state = windowTrimmed(state, 1);
+    expect(state.inWindow).toBe(3);
+    // The next decode hears only the words after the cut.
+    state = agree(state, hyp('what your country can do', 1)).state;
+    expect(texts(state)).toEqual(['ask not what your country can', 'do']);
+    state = windowTrimmed(state, 2.5);
+    expect(state.inWindow).toBe(1);
+    expect(lastCommittedSegmentEnd(state)).toBeUndefined();
+  });
+});

@@ -1,0 +1,89 @@
+/**
+ * @module LocalAgreement-2 (Macháček et al., whisper_streaming): a word is committed once two
+ * consecutive hypotheses of the growing window agree on it and on everything before it. Committed
+ * words never change. Each hypothesis re-hears the committed words still inside the window; they
+ * are aligned away first, so only the words after them take part in the agreement. Pure.
+ */
+import { normalizeWord, type Word } from './hypothesis.js';
+
+export interface AgreementState {
+  /** Every committed word of the session, in order. */
+  readonly committed: readonly Word[];
+  /** How many of the last committed words lie inside the current window (a decode hears them again). */
+  readonly inWindow: number;
+  /** The previous hypothesis after its committed part: the tentative words. */
+  readonly tentative: readonly Word[];
+}
+
+export const emptyAgreement: AgreementState = { committed: [], inWindow: 0, tentative: [] };
+
+/** The result of feeding one hypothesis. */
+export interface AgreementStep {
+  state: AgreementState;
+  /** Words committed by this step. */
+  committedNow: Word[];
+}
+
+/** Feed the hypothesis of the current window; commit what it shares with the previous one. */
+export function agree(state: AgreementState, hypothesis: readonly Word[]): AgreementStep {
+  const fresh = hypothesis.slice(alignCommitted(state, hypothesis));
+  let k = 0;
+  while (k < fresh.length && k < state.tentative.length && normalizeWord(fresh[k]!.text) === normalizeWord(state.tentative[k]!.text)) k++;
+  return commit(state, fresh, k);
+}
+
+/** Commit everything the hypothesis adds after the committed words (utterance end, finalize, end). */
+export function commitAll(state: AgreementState, hypothesis: readonly Word[]): AgreementStep {
+  const fresh = hypothesis.slice(alignCommitted(state, hypothesis));
+  return commit(state, fresh, fresh.length);
+}
+
+/** The window now starts at `windowStart` s: committed words that end before it are no longer heard. */
+export function windowTrimmed(state: AgreementState, windowStart: number): AgreementState {
+  const first = state.committed.length - state.inWindow;
+  let drop = 0;
+  while (drop < state.inWindow && state.committed[first + drop]!.end <= windowStart + 0.01) drop++;
+  return { ...state, inWindow: state.inWindow - drop, tentative: state.tentative.filter((w) => w.end > windowStart) };
+}
+
+/** The latest point (s) where the window can be cut without cutting a committed segment: the end of the last committed segment inside it. */
+export function lastCommittedSegmentEnd(state: AgreementState): number | undefined {
+  const first = state.committed.length - state.inWindow;
+  for (let i = state.committed.length - 1; i >= first; i--) {
+    const end = state.committed[i]!.segmentEnd;
+    if (end !== undefined) return end;
+  }
+  return undefined;
+}
+
+function commit(state: AgreementState, fresh: Word[], k: number): AgreementStep {
+  const committedNow = fresh.slice(0, k);
+  return {
+    state: { committed: [...state.committed, ...committedNow], inWindow: state.inWindow + k, tentative: fresh.slice(k) },
+    committedNow,
+  };
+}
+
+/**
+ * How many leading words of the hypothesis are the committed words still in the window. Exact
+ * prefix first; else the longest tail n-gram (5..1) of those words found near the start; else by
+ * time (words centred before the last committed word's end).
+ */
+export function alignCommitted(state: AgreementState, hypothesis: readonly Word[]): number {
+  const heard = state.committed.slice(state.committed.length - state.inWindow);
+  if (heard.length === 0) return 0;
+  const h = hypothesis.map((w) => normalizeWord(w.text));
+  const c = heard.map((w) => normalizeWord(w.text));
+  if (c.every((word, i) => h[i] === word)) return c.length;
+  for (let m = Math.min(5, c.length); m >= 1; m--) {
+    const tail = c.slice(c.length - m);
+    const limit = Math.min(h.length - m, c.length + 2);
+    for (let p = Math.max(0, c.length - m - 3); p <= limit; p++) {
+      if (tail.every((word, i) => h[p + i] === word)) return p + m;
+    }
+  }
+  const lastEnd = heard[heard.length - 1]!.end;
+  let n = 0;
+  while (n < hypothesis.length && (hypothesis[n]!.start + hypothesis[n]!.end) / 2 < lastEnd) n++;
+  return n;
+}
