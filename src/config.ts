@@ -39,6 +39,14 @@ export const envSchema = z.object({
   RESTART_BACKOFF_MS: ms.default(250),
   RESTART_BACKOFF_MAX_MS: ms.default(30_000),
   SHUTDOWN_GRACE_MS: int(0, 600_000).default(10_000),
+  /** WebSocket streaming (src/ws, src/session). */
+  WS_MAX_MESSAGE_BYTES: int(1024, 64 * 1024 * 1024).default(1024 * 1024),
+  WS_MAX_SESSION_S: int(1, 24 * 3600).default(3600),
+  WS_IDLE_TIMEOUT_MS: ms.default(30_000),
+  STREAM_DECODE_INTERVAL_S: z.coerce.number().min(0.1).max(10).default(1),
+  STREAM_MAX_WINDOW_S: z.coerce.number().min(2).max(30).default(20),
+  STREAM_ENDPOINT_MS: int(100, 10_000).default(800),
+  STREAM_VAD_THRESHOLD: z.coerce.number().min(0.05).max(0.95).default(0.5),
 });
 
 type Env = z.infer<typeof envSchema>;

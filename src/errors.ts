@@ -16,6 +16,14 @@ export const ERRORS = {
   transcribe_failed: { http: 500, wsClose: 1011, message: 'The model failed on this audio.' },
   out_of_memory: { http: 503, wsClose: 1011, message: 'The model ran out of device memory.' },
   internal_error: { http: 500, wsClose: 1011, message: 'Unexpected server error.' },
+  invalid_audio: { http: 400, wsClose: 1007, message: 'A binary frame is not whole 16-bit PCM samples (odd byte count).' },
+  invalid_message: { http: 400, wsClose: 1007, message: 'A text frame is not a JSON object of a known shape.' },
+  invalid_config: { http: 400, wsClose: 1007, message: 'The config message has an invalid option.' },
+  unknown_message_type: { http: 400, wsClose: 1003, message: 'A text frame has an unknown type.' },
+  config_after_audio: { http: 400, wsClose: 1008, message: 'config must come before the first audio.' },
+  message_too_large: { http: 413, wsClose: 1009, message: 'A WebSocket message is over the size limit.' },
+  session_too_long: { http: 400, wsClose: 1008, message: 'The session has streamed more audio than its length limit.' },
+  idle_timeout: { http: 408, wsClose: 1008, message: 'No message arrived within the idle timeout.' },
 } as const satisfies Record<string, { http: number; wsClose: number | undefined; message: string }>;
 
 /** A stable, machine-readable error code. */

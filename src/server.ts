@@ -7,6 +7,7 @@ import type { Logger } from './log.js';
 import { createProcessFactory, realSidecarCommand, type SidecarFactory } from './sidecar/process.js';
 import { Supervisor } from './sidecar/supervisor.js';
 import { Scheduler } from './scheduler/scheduler.js';
+import { mountStreaming } from './ws/route.js';
 
 /** A started server. */
 export interface RunningServer {
@@ -40,9 +41,11 @@ export async function startServer(config: Config, log: Logger, factory?: Sidecar
   supervisor.start();
   const scheduler = new Scheduler(supervisor, { maxBatchItems: config.SCHEDULER_MAX_BATCH, maxQueue: config.SCHEDULER_QUEUE_MAX, log: log.child({ component: 'scheduler' }) });
   const app = createApp({ config, sidecar: supervisor, scheduler, log });
+  const streaming = mountStreaming(app, { config, sidecar: supervisor, scheduler, log: log.child({ component: 'ws' }) });
   const server = await new Promise<ServerType>((resolve) => {
     const s = serve({ fetch: app.fetch, hostname: config.HOST, port: config.PORT }, () => resolve(s));
   });
+  streaming.injectWebSocket(server as import('node:http').Server);
   const { port } = server.address() as AddressInfo;
   const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST;
   log.info({ port, host: config.HOST, model: config.MODEL_ID, why: config.modelReason }, 'listening');
@@ -50,6 +53,7 @@ export async function startServer(config: Config, log: Logger, factory?: Sidecar
   const close = () => {
     closing ??= (async () => {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      streaming.closeAll();
       await supervisor.stop(config.SHUTDOWN_GRACE_MS);
       if ('closeAllConnections' in server) server.closeAllConnections();
       await closed;

@@ -47,8 +47,8 @@ describe('LocalAgreement-2', () => {
     expect(alignCommitted(state, hyp('the cabbage juice changes color'))).toBe(3);
     expect(alignCommitted(state, hyp('a cabbage juice changes color'))).toBe(3);
     expect(alignCommitted(state, hyp('cabbage juice changes color'))).toBe(2);
-    state = agree(state, hyp('A cabbage juice changes color'));
-    expect(texts(state.state)).toEqual(['the cabbage juice changes', 'color']);
+    state = agree(state, hyp('A cabbage juice changes color')).state;
+    expect(texts(state)).toEqual(['the cabbage juice changes', 'color']);
   });
 
   it('commitAll commits the whole remainder (utterance end, finalize, end)', () => {

@@ -1,0 +1,342 @@
+/**
+ * @module One streaming session: config, audio in, interim and final transcripts out. Owns the
+ * session's timers and its two requests in flight (one VAD, one decode); every decision it takes is
+ * delegated to the pure modules beside it (window, agreement, endpointing, hypothesis, transcript).
+ * It never sees a socket: route.ts gives it a SessionSink.
+ *
+ *   open ──audio──▶ streaming ──end──▶ draining ──final sent──▶ closed
+ *     │               │                   │
+ *     └───────────────┴── error / client gone ──────────────▶ closed
+ *
+ * Decode cadence: a decode of the whole window starts when `decodeIntervalS` of new audio has come
+ * in since the last one and the VAD has heard speech in the window. One decode at a time per
+ * session, so newer audio folds into the next decode and the interval stretches under load
+ * instead of a backlog growing. Interims are paced: one is sent, at most, in reply to each audio
+ * frame, so a client that reads one message per chunk is never left holding a stale interim when
+ * it reads the final.
+ */
+import { AppError, ERRORS, toAppError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { pcm16Problem, pcm16ToInt16 } from '../audio/pcm.js';
+import { Resampler, TARGET_RATE } from '../audio/resample.js';
+import type { ItemResult, TranscribeItem } from '../sidecar/protocol.js';
+import { agree, commitAll, emptyAgreement, lastCommittedSegmentEnd, windowTrimmed, type AgreementState } from './agreement.js';
+import { initialEndpoint, speechSince, stepEndpoint, VAD_FRAME, type EndpointingOptions, type EndpointState } from './endpointing.js';
+import { wordsOf, type Word } from './hypothesis.js';
+import { closeLastSegment, promptOf, segmentsOf, transcriptOf } from './transcript.js';
+import { AudioWindow, toSample, toSeconds } from './window.js';
+import type { ClientConfig, FinalFrame, InterimFrame, SessionSink } from './types.js';
+
+/** The model side a session needs; route.ts builds it from the scheduler and the VAD lane. */
+export interface Transcriber {
+  decode(item: TranscribeItem, timestamps: true | 'word'): Promise<ItemResult>;
+  /** Speech probability per 512-sample frame of 16 kHz s16le audio. */
+  vad(audio: Uint8Array): Promise<Float32Array>;
+}
+
+export interface SessionOptions {
+  decodeIntervalS: number;
+  maxWindowS: number;
+  maxSessionS: number;
+  idleTimeoutMs: number;
+  endpointing: EndpointingOptions;
+  /** Languages the loaded model knows; empty: not checked. */
+  languages: readonly string[];
+  log: Logger;
+}
+
+export type SessionState = 'open' | 'streaming' | 'draining' | 'closed';
+
+/** Frames of context the VAD re-reads before new audio (it starts fresh on every call). */
+const VAD_CONTEXT_FRAMES = 16;
+/** Audio kept before detected speech, and after an utterance end. */
+const PREROLL_S = 0.5;
+const ENDPOINT_PAD_S = 0.3;
+/** A window shorter than this is not worth a decode. */
+const MIN_DECODE_S = 0.3;
+const ms = (seconds: number) => Math.round(seconds * 1000) / 1000;
+
+export class Session {
+  #state: SessionState = 'open';
+  #language: string | null = 'en';
+  #detected: string | null = null;
+  #task: 'transcribe' | 'translate' = 'transcribe';
+  #words = false;
+  #interims = true;
+  #resampler: Resampler | undefined;
+  #endpointing: EndpointingOptions;
+  readonly #window = new AudioWindow();
+  readonly #vadAudio = new AudioWindow();
+  #endpoint: EndpointState = initialEndpoint;
+  #agreement: AgreementState = emptyAgreement;
+  #vadBusy = false;
+  #decodeBusy = false;
+  /** Timeline sample up to which an utterance end asks everything to be committed. */
+  #flushUntil: number | undefined;
+  /** Timeline sample where the last decode's audio ended, and the one before. */
+  #decodedUntil = 0;
+  #interval = 0;
+  #decodes = 0;
+  #interimDue = false;
+  /** A `finalize` waits for a flush that reaches this timeline sample. */
+  #finalizeAt: number | undefined;
+  #idleTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly sink: SessionSink, private readonly model: Transcriber, private readonly options: SessionOptions) {
+    this.#endpointing = options.endpointing;
+    this.#touch();
+  }
+
+  get state(): SessionState {
+    return this.#state;
+  }
+
+  /** Apply a config message; only before the first audio frame. */
+  configure(config: ClientConfig): void {
+    if (this.#state !== 'open') return this.fail(new AppError('config_after_audio', 'config must be the first message and come only once'));
+    this.#touch();
+    const detect = config.detect_language === true || config.language === null;
+    if (!detect && config.language && this.options.languages.length > 0 && !this.options.languages.includes(config.language)) {
+      return this.fail(new AppError('invalid_config', `language ${JSON.stringify(config.language)} is not one the model knows`));
+    }
+    this.#language = detect ? null : (config.language ?? 'en');
+    this.#task = config.task ?? 'transcribe';
+    this.#words = config.word_timestamps ?? false;
+    this.#interims = config.interim_results ?? true;
+    if (config.sample_rate !== undefined && config.sample_rate !== TARGET_RATE) this.#resampler = new Resampler(config.sample_rate);
+    if (config.endpointing_ms !== undefined) this.#endpointing = { ...this.#endpointing, endpointMs: config.endpointing_ms };
+    this.#setState('streaming', 'config');
+  }
+
+  /** A binary frame of s16le mono PCM at the configured rate. */
+  audio(bytes: Uint8Array): void {
+    if (this.#state === 'draining' || this.#state === 'closed') return; // in flight when `end` was sent: the final covers what came before
+    this.#touch();
+    const problem = pcm16Problem(bytes);
+    if (problem) return this.fail(new AppError('invalid_audio', `${problem}; send 16-bit little-endian mono PCM`));
+    if (this.#state === 'open') this.#setState('streaming', 'first audio');
+    const input = pcm16ToInt16(bytes);
+    this.#append(this.#resampler ? this.#resampler.push(input) : input);
+    if (toSeconds(this.#window.end) > this.options.maxSessionS) {
+      return this.fail(new AppError('session_too_long', `the session passed its limit of ${this.options.maxSessionS} s of audio`));
+    }
+    if (this.#interimDue) this.#sendInterim(false);
+    this.#pumpVad();
+  }
+
+  /** `end`: commit everything heard, send the final, close normally. */
+  end(): void {
+    if (this.#state === 'draining' || this.#state === 'closed') return;
+    if (this.#resampler) this.#append(this.#resampler.flush());
+    this.#interimDue = false;
+    this.#setState('draining', 'end');
+    clearTimeout(this.#idleTimer);
+    this.#pumpVad();
+    this.#maybeDecode();
+  }
+
+  /** `finalize`: commit everything so far and say so, without closing. */
+  finalize(): void {
+    if (this.#state === 'draining' || this.#state === 'closed') return;
+    this.#touch();
+    this.#finalizeAt = this.#window.end;
+    this.#flushUntil = this.#window.end;
+    this.#pumpVad();
+    this.#maybeDecode();
+  }
+
+  /** `keepalive`: nothing to do but reset the idle timer. */
+  keepalive(): void {
+    this.#touch();
+  }
+
+  /** The client is gone: stop everything; results still in flight are dropped. */
+  closed(): void {
+    clearTimeout(this.#idleTimer);
+    this.#setState('closed', 'socket closed');
+  }
+
+  /** Report an error; where the error table gives a close code the session ends with it. */
+  fail(err: unknown): void {
+    if (this.#state === 'closed') return;
+    const error = toAppError(err);
+    if (error.code === 'internal_error') this.options.log.error({ err }, 'session failed');
+    this.sink.send({ type: 'error', code: error.code, message: error.message });
+    const close = ERRORS[error.code].wsClose;
+    if (close === undefined) return;
+    clearTimeout(this.#idleTimer);
+    this.#setState('closed', error.code);
+    this.sink.close(close, error.code);
+  }
+
+  #append(samples: Int16Array): void {
+    this.#window.append(samples);
+    this.#vadAudio.append(samples);
+  }
+
+  #touch(): void {
+    clearTimeout(this.#idleTimer);
+    if (this.#state === 'draining' || this.#state === 'closed') return;
+    this.#idleTimer = setTimeout(() => this.fail(new AppError('idle_timeout', `no message for ${this.options.idleTimeoutMs} ms`)), this.options.idleTimeoutMs);
+    this.#idleTimer.unref?.();
+  }
+
+  #pumpVad(): void {
+    if (this.#vadBusy || this.#state === 'closed') return;
+    const from = this.#endpoint.pos;
+    const frames = Math.floor((this.#vadAudio.end - from) / VAD_FRAME);
+    if (frames === 0) return;
+    const context = Math.min(VAD_CONTEXT_FRAMES, Math.floor((from - this.#vadAudio.start) / VAD_FRAME));
+    const audio = this.#vadAudio.bytes(from - context * VAD_FRAME, from + frames * VAD_FRAME);
+    this.#vadBusy = true;
+    this.model.vad(audio).then((probs) => {
+      this.#vadBusy = false;
+      if (this.#state === 'closed') return;
+      this.#onSpeechProbabilities(probs.subarray(context, context + frames));
+      this.#pumpVad();
+      this.#maybeDecode();
+    }, (err) => {
+      this.#vadBusy = false;
+      this.fail(err);
+    });
+  }
+
+  #onSpeechProbabilities(probs: Float32Array): void {
+    const step = stepEndpoint(this.#endpoint, probs, this.#endpointing);
+    this.#endpoint = step.state;
+    this.#vadAudio.trimTo(this.#endpoint.pos - VAD_CONTEXT_FRAMES * VAD_FRAME);
+    for (const event of step.events) {
+      if (event.type === 'utterance_end') this.#flushUntil = Math.max(this.#flushUntil ?? 0, event.at + toSample(ENDPOINT_PAD_S));
+    }
+  }
+
+  /** The VAD has judged every whole frame received (the last partial frame is under 32 ms). */
+  #vadCaughtUp(): boolean {
+    return !this.#vadBusy && this.#vadAudio.end - this.#endpoint.pos < VAD_FRAME;
+  }
+
+  #maybeDecode(): void {
+    if (this.#decodeBusy || this.#state === 'closed' || this.#state === 'open') return;
+    const heard = speechSince(this.#endpoint, this.#window.start) || this.#agreement.tentative.length > 0;
+    if (this.#flushUntil !== undefined && this.#flushUntil <= this.#endpoint.pos + VAD_FRAME) {
+      const until = Math.min(this.#flushUntil, this.#window.end);
+      this.#flushUntil = undefined;
+      if (heard) return this.#decode(until, 'all');
+      this.#flushed(until, []);
+      return this.#maybeDecode();
+    }
+    if (this.#state === 'draining') {
+      if (!this.#vadCaughtUp()) return;
+      if (heard && this.#window.length > 0) return this.#decode(this.#window.end, 'all');
+      return this.#sendFinal();
+    }
+    if (!heard) {
+      // Nothing to hear: keep only a short pre-roll so the next utterance starts a short window.
+      this.#window.trimTo(this.#endpoint.pos - toSample(PREROLL_S));
+      this.#agreement = windowTrimmed(this.#agreement, toSeconds(this.#window.start));
+      this.#decodedUntil = Math.max(this.#decodedUntil, this.#window.start);
+      return;
+    }
+    if (this.#window.end - Math.max(this.#decodedUntil, this.#window.start) < toSample(this.options.decodeIntervalS)) return;
+    this.#decode(this.#window.end, toSeconds(this.#window.length) > this.options.maxWindowS ? 'cut' : 'agree');
+  }
+
+  /**
+   * Decode the window up to `until`. 'agree': LocalAgreement-2. 'all': commit everything (utterance
+   * end, finalize, end). 'cut': the window is too long: commit through the last closed segment.
+   */
+  #decode(until: number, mode: 'agree' | 'all' | 'cut'): void {
+    const start = this.#window.start;
+    if (until - start < toSample(MIN_DECODE_S)) {
+      if (mode !== 'agree') this.#flushed(until, []);
+      return this.#state === 'draining' && until >= this.#window.end ? this.#sendFinal() : undefined;
+    }
+    const item: TranscribeItem = { audio: this.#window.bytes(start, until), language: this.#language ?? this.#detected, task: this.#task, prompt: promptOf(this.#agreement) };
+    this.#decodeBusy = true;
+    this.#decodes += 1;
+    const started = Date.now();
+    this.model.decode(item, this.#words ? 'word' : true).then((result) => {
+      this.#decodeBusy = false;
+      if (this.#state === 'closed') return;
+      this.options.log.debug({ mode, window_s: toSeconds(until - start), ms: Date.now() - started, text: result.text }, 'decoded');
+      if (this.#language === null && this.#detected === null && result.language) this.#detected = result.language;
+      this.#interval = until - Math.max(this.#decodedUntil, start);
+      this.#decodedUntil = until;
+      const words = wordsOf(result.chunks, toSeconds(start), toSeconds(until - start), this.#words);
+      this.#onHypothesis(words, until, mode);
+    }, (err) => {
+      this.#decodeBusy = false;
+      this.fail(err);
+    });
+  }
+
+  #onHypothesis(words: Word[], until: number, mode: 'agree' | 'all' | 'cut'): void {
+    if (mode === 'all') {
+      this.#flushed(until, words);
+    } else if (mode === 'cut') {
+      let lastClosed = words.length - 1;
+      while (lastClosed >= 0 && words[lastClosed]!.segmentEnd === undefined) lastClosed--;
+      const keep = lastClosed === -1 ? words : words.slice(0, lastClosed + 1);
+      this.#flushed(lastClosed === -1 ? until : toSample(words[lastClosed]!.segmentEnd!), keep);
+    } else {
+      this.#agreement = agree(this.#agreement, words).state;
+      const cut = lastCommittedSegmentEnd(this.#agreement);
+      if (cut !== undefined) {
+        this.#window.trimTo(toSample(cut));
+        this.#agreement = windowTrimmed(this.#agreement, toSeconds(this.#window.start));
+      }
+    }
+    if (this.#state === 'streaming') this.#interimDue = this.#interims;
+    this.#maybeDecode();
+  }
+
+  /** Commit every word of `words` after the committed ones and cut the window at `until`. */
+  #flushed(until: number, words: Word[]): void {
+    const step = commitAll(this.#agreement, words);
+    this.#agreement = { ...step.state, committed: [...this.#agreement.committed, ...closeLastSegment(step.committedNow)] };
+    this.#window.trimTo(until);
+    this.#agreement = windowTrimmed(this.#agreement, toSeconds(this.#window.start));
+    if (this.#finalizeAt !== undefined && until >= this.#finalizeAt && this.#state === 'streaming') {
+      this.#finalizeAt = undefined;
+      this.#sendInterim(true);
+    }
+  }
+
+  #progress() {
+    const audio = toSeconds(this.#window.end);
+    const decoded = toSeconds(this.#decodedUntil);
+    const r = (x: number) => Math.round(x * 1000) / 1000;
+    return { audio_s: r(audio), decoded_s: r(decoded), lag_s: r(Math.max(0, audio - decoded)), interval_s: r(toSeconds(this.#interval)) };
+  }
+
+  #sendInterim(finalized: boolean): void {
+    this.#interimDue = false;
+    if (this.#state === 'closed') return;
+    const t = transcriptOf(this.#agreement);
+    const frame: InterimFrame = { type: 'interim', ...t, language: this.#language ?? this.#detected, ...this.#progress(), ...(finalized ? { finalized: true } : {}) };
+    this.sink.send(frame);
+  }
+
+  #sendFinal(): void {
+    if (this.#state !== 'draining') return;
+    const t = transcriptOf(this.#agreement);
+    const frame: FinalFrame = {
+      type: 'final',
+      text: t.text,
+      language: this.#language ?? this.#detected,
+      // word_timestamps: one chunk per word, as the pipeline gives them; otherwise segments.
+      chunks: (this.#words ? this.#agreement.committed : segmentsOf(this.#agreement.committed)).map((s) => ({ text: s.text, timestamp: [ms(s.start), ms(s.end)] as [number, number] })),
+      duration_s: Math.round(toSeconds(this.#window.end) * 1000) / 1000,
+      decodes: this.#decodes,
+    };
+    this.sink.send(frame);
+    this.#setState('closed', 'final sent');
+    this.sink.close(1000, 'final');
+  }
+
+  #setState(next: SessionState, reason: string): void {
+    if (this.#state === next) return;
+    this.options.log.debug({ from: this.#state, to: next, reason }, 'session state');
+    this.#state = next;
+  }
+}

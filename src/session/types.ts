@@ -1,0 +1,77 @@
+/**
+ * @module What a session exchanges with its transport: the options a client may set, the frames it
+ * is sent, and the sink it sends them through. ws/messages.ts validates client frames into these
+ * shapes (its zod schemas are checked against them at compile time); session/ never sees a socket.
+ */
+import type { ErrorCode } from '../errors.js';
+
+/** Options of the `config` message (all optional). */
+export interface ClientConfig {
+  /** ISO 639-1 code; null lets the model detect it. Default "en", as the brief's server does. */
+  language?: string | null | undefined;
+  detect_language?: boolean | undefined;
+  task?: 'transcribe' | 'translate' | undefined;
+  word_timestamps?: boolean | undefined;
+  /** Rate of the PCM the client sends, 8000..48000; resampled to 16 kHz. */
+  sample_rate?: number | undefined;
+  interim_results?: boolean | undefined;
+  /** Pause (ms) that ends an utterance and commits it. */
+  endpointing_ms?: number | undefined;
+}
+
+/** A timed piece of the transcript on the session timeline (seconds since the first sample). */
+export interface SegmentFrame {
+  text: string;
+  start: number;
+  end: number;
+  committed: boolean;
+}
+
+/** How far decoding lags behind the audio received. */
+export interface ProgressFields {
+  /** Seconds of audio received. */
+  audio_s: number;
+  /** Seconds of audio the latest hypothesis covers. */
+  decoded_s: number;
+  /** audio_s − decoded_s. */
+  lag_s: number;
+  /** Seconds of new audio between the last two decodes: the update interval the load allows. */
+  interval_s: number;
+}
+
+/** `interim`: the whole transcript so far; `committed` never changes, `tentative` may. */
+export interface InterimFrame extends ProgressFields {
+  type: 'interim';
+  text: string;
+  committed: string;
+  tentative: string;
+  segments: SegmentFrame[];
+  language: string | null;
+  /** True on the reply to `finalize`: everything so far is committed. */
+  finalized?: true;
+}
+
+/** `final`: the brief's fields (text, language, chunks) plus the session's figures. */
+export interface FinalFrame {
+  type: 'final';
+  text: string;
+  language: string | null;
+  chunks: Array<{ text: string; timestamp: [number, number] }>;
+  duration_s: number;
+  decodes: number;
+}
+
+export interface ErrorFrame {
+  type: 'error';
+  code: ErrorCode;
+  message: string;
+}
+
+/** Every frame the server sends. */
+export type ServerFrame = InterimFrame | FinalFrame | ErrorFrame;
+
+/** How a session talks back; route.ts implements it over the socket. */
+export interface SessionSink {
+  send(frame: ServerFrame): void;
+  close(code: number, reason: string): void;
+}

@@ -1,0 +1,132 @@
+/**
+ * @module /ws/transcribe: the WebSocket upgrade, frames ↔ Session calls, close codes, and the
+ * message size limit. The only file that sees a socket; everything a session decides lives in
+ * src/session/. Mounted by server.ts with @hono/node-ws (createNodeWebSocket + injectWebSocket).
+ */
+import type { Server } from 'node:http';
+import { createNodeWebSocket } from '@hono/node-ws';
+import type { Hono } from 'hono';
+import type { WSContext } from 'hono/ws';
+import type { Config } from '../config.js';
+import { AppError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { float32LeToArray } from '../audio/pcm.js';
+import type { Scheduler } from '../scheduler/scheduler.js';
+import type { ReadyInfo, VadParams, VadResult } from '../sidecar/protocol.js';
+import { defaultEndpointing } from '../session/endpointing.js';
+import { Session, type Transcriber } from '../session/session.js';
+import type { ServerFrame, SessionSink } from '../session/types.js';
+import { parseClientText } from './messages.js';
+
+/** The VAD lane and what was loaded; the supervisor provides both. */
+export interface SpeechSource {
+  vad(params: VadParams): Promise<VadResult[]>;
+  snapshot(): { loaded: ReadyInfo | null };
+}
+
+export interface StreamingDeps {
+  config: Config;
+  sidecar: SpeechSource;
+  scheduler: Scheduler;
+  log: Logger;
+}
+
+/** What server.ts needs to finish the wiring. */
+export interface Streaming {
+  /** Attach the upgrade handler to the HTTP server. */
+  injectWebSocket(server: Server): void;
+  /** Server shutdown: every open session gets `shutting_down` and close 1001. */
+  closeAll(): void;
+}
+
+export const STREAM_PATH = '/ws/transcribe';
+
+/** Add /ws/transcribe to `app`. */
+export function mountStreaming(app: Hono, deps: StreamingDeps): Streaming {
+  const nodeWs = createNodeWebSocket({ app });
+  // Messages over 4× our limit are refused by the socket layer itself (close 1009, no error frame),
+  // so a hostile client cannot make us buffer more than that; smaller ones get our coded error.
+  nodeWs.wss.options.maxPayload = deps.config.WS_MAX_MESSAGE_BYTES * 4;
+  const open = new Map<WSContext, Session>();
+  const transcriber: Transcriber = {
+    decode: (item, timestamps) => deps.scheduler.transcribeWindow(item, timestamps),
+    vad: (audio) => deps.sidecar.vad({ items: [{ audio }] }).then((r) => float32LeToArray(r[0]!.probs)),
+  };
+  let nextId = 1;
+
+  app.get(STREAM_PATH, nodeWs.upgradeWebSocket(() => {
+    const id = nextId++;
+    const log = deps.log.child({ session: id });
+    let session: Session | undefined;
+    return {
+      onOpen(_event, ws) {
+        session = new Session(sinkFor(ws, log), transcriber, sessionOptions(deps, log));
+        open.set(ws, session);
+        log.info('session opened');
+      },
+      onMessage(event, ws) {
+        if (!session) return;
+        const data: unknown = event.data;
+        const size = typeof data === 'string' ? Buffer.byteLength(data) : data instanceof ArrayBuffer ? data.byteLength : 0;
+        if (size > deps.config.WS_MAX_MESSAGE_BYTES) {
+          return session.fail(new AppError('message_too_large', `a ${size}-byte message is over the limit of ${deps.config.WS_MAX_MESSAGE_BYTES} bytes`));
+        }
+        if (data instanceof ArrayBuffer) return session.audio(new Uint8Array(data));
+        if (typeof data !== 'string') return session.fail(new AppError('invalid_message', 'unsupported frame'));
+        try {
+          const message = parseClientText(data);
+          if (message.type === 'config') session.configure(message);
+          else if (message.type === 'end') session.end();
+          else if (message.type === 'finalize') session.finalize();
+          else session.keepalive();
+        } catch (err) {
+          session.fail(err);
+        }
+
+      },
+      onClose(event, ws) {
+        open.delete(ws);
+        session?.closed();
+        log.info({ code: event.code }, 'session closed');
+      },
+      onError(event) {
+        log.warn({ err: (event as ErrorEvent).error }, 'socket error');
+      },
+    };
+  }));
+
+  return {
+    injectWebSocket: (server) => nodeWs.injectWebSocket(server),
+    closeAll() {
+      for (const session of open.values()) session.fail(new AppError('shutting_down'));
+      open.clear();
+    },
+  };
+}
+
+function sinkFor(ws: WSContext, log: Logger): SessionSink {
+  return {
+    send(frame: ServerFrame) {
+      if (ws.readyState !== 1) return;
+      ws.send(JSON.stringify(frame));
+      if (frame.type === 'error') log.info({ code: frame.code }, frame.message);
+    },
+    close(code, reason) {
+      if (ws.readyState === 1) ws.close(code, reason);
+    },
+  };
+}
+
+function sessionOptions(deps: StreamingDeps, log: Logger) {
+  const c = deps.config;
+  return {
+    decodeIntervalS: c.STREAM_DECODE_INTERVAL_S,
+    maxWindowS: c.STREAM_MAX_WINDOW_S,
+    maxSessionS: c.WS_MAX_SESSION_S,
+    idleTimeoutMs: c.WS_IDLE_TIMEOUT_MS,
+    endpointing: { ...defaultEndpointing, endpointMs: c.STREAM_ENDPOINT_MS, threshold: c.STREAM_VAD_THRESHOLD, negThreshold: Math.max(0.01, c.STREAM_VAD_THRESHOLD - 0.15) },
+    languages: deps.sidecar.snapshot().loaded?.languages ?? [],
+    log,
+  };
+}
+
