@@ -31,6 +31,10 @@ class TranscribeRequest:
     id: int
     items: list[TranscribeItem]
     return_timestamps: Any
+    # File requests only (sidecar/files.py): a long-form mode, progress frames, sampling temperature.
+    mode: Optional[str] = None
+    progress: bool = False
+    temperature: float = 0.0
 
 
 def request_id(message: dict) -> Optional[int]:
@@ -72,7 +76,14 @@ def parse_transcribe(message: dict) -> TranscribeRequest:
     timestamps = message.get("return_timestamps")
     if timestamps not in (None, True, False, "word"):
         raise ProtocolError("bad_request", "return_timestamps must be true, false or \"word\"", rid)
-    return TranscribeRequest(rid, [_item(raw, rid, i) for i, raw in enumerate(items)], timestamps)
+    mode = message.get("mode")
+    if mode not in (None, "pipeline", "sequential", "vad"):
+        raise ProtocolError("bad_request", "mode must be \"pipeline\", \"sequential\" or \"vad\"", rid)
+    temperature = message.get("temperature") or 0.0
+    if not isinstance(temperature, (int, float)) or isinstance(temperature, bool) or not 0 <= temperature <= 1:
+        raise ProtocolError("bad_request", "temperature must be a number from 0 to 1", rid)
+    return TranscribeRequest(rid, [_item(raw, rid, i) for i, raw in enumerate(items)], timestamps,
+                             mode, bool(message.get("progress")), float(temperature))
 
 
 @dataclass
@@ -97,6 +108,11 @@ def vad_result(rid: int, probabilities: list) -> dict:
 
 def ready(info: dict, pid: int) -> dict:
     return {"id": 0, "type": "ready", "protocol": PROTOCOL_VERSION, "pid": pid, **info}
+
+
+def progress(rid: int, done_s: float, total_s: float, text: str) -> dict:
+    """A file request's progress: seconds of audio decoded so far, and the partial text."""
+    return {"id": rid, "type": "progress", "done_s": round(done_s, 3), "total_s": round(total_s, 3), "text": text}
 
 
 def result(rid: int, items: list[dict], seconds: float) -> dict:

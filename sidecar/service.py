@@ -17,6 +17,7 @@ from typing import BinaryIO, Callable
 
 import torch
 
+import files
 import framing
 import model as model_module
 import protocol
@@ -109,10 +110,22 @@ class Service:
                 continue
             self._writer.send(protocol.vad_result(request.id, probabilities))
 
+    def _transcribe_files(self, request: protocol.TranscribeRequest) -> list[dict]:
+        """File requests (a mode is named): sidecar/files.py, with progress frames when asked."""
+        def report(done_s: float, total_s: float, text: str) -> None:
+            self._writer.send(protocol.progress(request.id, done_s, total_s, text))
+
+        return [files.transcribe_file(self._loaded, self._vad, item, request.return_timestamps, request.mode,
+                                      report if request.progress else None, request.temperature)
+                for item in request.items]
+
     def _transcribe(self, request: protocol.TranscribeRequest) -> None:
         started = time.perf_counter()
         try:
-            items = model_module.transcribe(self._loaded, request.items, request.return_timestamps)
+            if request.mode is not None:
+                items = self._transcribe_files(request)
+            else:
+                items = model_module.transcribe(self._loaded, request.items, request.return_timestamps)
         except torch.cuda.OutOfMemoryError as exc:
             torch.cuda.empty_cache()
             self._writer.send(protocol.error(request.id, "out_of_memory", str(exc)[:500]))

@@ -39,6 +39,12 @@ export const envSchema = z.object({
   RESTART_BACKOFF_MS: ms.default(250),
   RESTART_BACKOFF_MAX_MS: ms.default(30_000),
   SHUTDOWN_GRACE_MS: int(0, 600_000).default(10_000),
+  /** File transcription (src/files, src/http/transcriptions.ts). */
+  FFMPEG_PATH: z.string().min(1).default('ffmpeg'),
+  FFMPEG_TIMEOUT_MS: ms.default(300_000),
+  MAX_UPLOAD_BYTES: int(1024, 2 * 1024 * 1024 * 1024).default(200 * 1024 * 1024),
+  MAX_FILE_SECONDS: int(1, 24 * 3600).default(2 * 3600),
+  FILE_LONGFORM_MODE: z.enum(['pipeline', 'sequential', 'vad']).default('pipeline'),
   /** WebSocket streaming (src/ws, src/session). */
   WS_MAX_MESSAGE_BYTES: int(1024, 64 * 1024 * 1024).default(1024 * 1024),
   WS_MAX_SESSION_S: int(1, 24 * 3600).default(3600),

@@ -7,6 +7,7 @@ import type { Logger } from './log.js';
 import { createProcessFactory, realSidecarCommand, type SidecarFactory } from './sidecar/process.js';
 import { Supervisor } from './sidecar/supervisor.js';
 import { Scheduler } from './scheduler/scheduler.js';
+import { probeFfmpeg } from './audio/ffmpeg.js';
 import { mountStreaming } from './ws/route.js';
 
 /** A started server. */
@@ -39,6 +40,10 @@ export function createSupervisor(config: Config, log: Logger, factory?: SidecarF
 export async function startServer(config: Config, log: Logger, factory?: SidecarFactory): Promise<RunningServer> {
   const supervisor = createSupervisor(config, log, factory);
   supervisor.start();
+  // File endpoints need ffmpeg; say so at start rather than on the first upload.
+  const ffmpeg = probeFfmpeg(config.FFMPEG_PATH);
+  if (ffmpeg.ok) log.info({ ffmpeg: ffmpeg.version }, 'ffmpeg found');
+  else log.error({ reason: ffmpeg.reason }, 'ffmpeg is MISSING: /v1/audio/* will answer 503 ffmpeg_missing; install it (apt-get install ffmpeg) or set FFMPEG_PATH');
   const scheduler = new Scheduler(supervisor, { maxBatchItems: config.SCHEDULER_MAX_BATCH, maxQueue: config.SCHEDULER_QUEUE_MAX, log: log.child({ component: 'scheduler' }) });
   const app = createApp({ config, sidecar: supervisor, scheduler, log });
   const streaming = mountStreaming(app, { config, sidecar: supervisor, scheduler, log: log.child({ component: 'ws' }) });

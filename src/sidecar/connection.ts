@@ -33,6 +33,8 @@ export interface ConnectionHandlers {
 }
 
 interface Pending {
+  /** Progress frames of this request (file requests that asked for them). */
+  onProgress?: TranscribeParams['onProgress'];
   resolve(message: SidecarMessage): void;
   reject(err: AppError): void;
   timer: NodeJS.Timeout;
@@ -65,7 +67,7 @@ export class Connection {
 
   /** Transcribe one item or a batch; resolves with one result per item, in order. */
   async transcribe(params: TranscribeParams, deadlineMs: number): Promise<ItemResult[]> {
-    const reply = await this.#request((id) => transcribeFrame(id, params), deadlineMs);
+    const reply = await this.#request((id) => transcribeFrame(id, params), deadlineMs, params.onProgress);
     if (reply.type !== 'result') throw new AppError('bad_frame', `expected result, got ${reply.type}`);
     if (reply.items.length !== params.items.length) {
       throw new AppError('bad_frame', `sent ${params.items.length} items, got ${reply.items.length} results`);
@@ -103,7 +105,7 @@ export class Connection {
     }
   }
 
-  #request(build: (id: number) => Record<string, unknown>, deadlineMs: number): Promise<SidecarMessage> {
+  #request(build: (id: number) => Record<string, unknown>, deadlineMs: number, onProgress?: Pending['onProgress']): Promise<SidecarMessage> {
     if (this.#closed) return Promise.reject(this.#closed);
     const id = this.#nextId++;
     let frame: Buffer;
@@ -118,7 +120,7 @@ export class Connection {
         this.#pending.delete(id);
         reject(new AppError('request_timeout', `no reply to request ${id} within ${deadlineMs} ms`));
       }, deadlineMs);
-      this.#pending.set(id, { resolve, reject, timer });
+      this.#pending.set(id, { onProgress, resolve, reject, timer });
       this.output.write(frame);
     });
   }
@@ -157,6 +159,16 @@ export class Connection {
       return;
     }
     const msg = parsed.data;
+    if (msg.type === 'progress') {
+      // Not a reply: the request stays pending. A throwing listener must not break the reader.
+      const { id, type: _type, ...progress } = msg;
+      try {
+        this.#pending.get(id)?.onProgress?.(progress);
+      } catch (err) {
+        this.log.warn({ err, id }, 'progress listener threw');
+      }
+      return;
+    }
     if (msg.type === 'error') {
       const code = isErrorCode(msg.code) ? msg.code : 'internal_error';
       if (msg.id === null) this.handlers.onUnaddressedError(msg.code, msg.message);

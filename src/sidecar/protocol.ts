@@ -56,8 +56,12 @@ const pongSchema = z.object({ id: z.number().int(), type: z.literal('pong') });
 const byeSchema = z.object({ id: z.number().int(), type: z.literal('bye') });
 const vadReplySchema = z.object({ id: z.number().int(), type: z.literal('vad_result'), items: z.array(vadResultSchema) });
 
+/** A file request's progress (only when it asked for it): seconds decoded so far and the partial text. */
+export const progressSchema = z.object({ id: z.number().int(), type: z.literal('progress'), done_s: z.number(), total_s: z.number(), text: z.string() });
+export type Progress = Omit<z.infer<typeof progressSchema>, 'id' | 'type'>;
+
 /** Any frame the sidecar may send. */
-export const sidecarMessageSchema = z.discriminatedUnion('type', [readySchema, resultSchema, errorSchema, pongSchema, byeSchema, vadReplySchema]);
+export const sidecarMessageSchema = z.discriminatedUnion('type', [readySchema, resultSchema, errorSchema, pongSchema, byeSchema, vadReplySchema, progressSchema]);
 export type SidecarMessage = z.infer<typeof sidecarMessageSchema>;
 export type ResultMessage = z.infer<typeof resultSchema>;
 export type ErrorMessage = z.infer<typeof errorSchema>;
@@ -70,16 +74,28 @@ export interface TranscribeItem {
   prompt?: string | null;
 }
 
+/** How a file request decodes long audio (sidecar/files.py); absent for stream windows. */
+export type LongFormMode = 'pipeline' | 'sequential' | 'vad';
+
 /** Parameters of a transcribe request: one item or a batch. */
 export interface TranscribeParams {
   items: TranscribeItem[];
   return_timestamps?: boolean | 'word';
+  /** File requests: the long-form mode; the sidecar then detects the language itself when none is given. */
+  mode?: LongFormMode;
+  /** File requests: sampling temperature (0: greedy, the pipeline's default). */
+  temperature?: number;
+  /** File requests: called for each progress frame (the frame then asks for them). Never sent. */
+  onProgress?: (progress: Progress) => void;
 }
 
 /** A transcribe request frame (id first, see frame.ts). */
 export function transcribeFrame(id: number, params: TranscribeParams): Record<string, unknown> {
   const frame: Record<string, unknown> = { id, type: 'transcribe', items: params.items };
   if (params.return_timestamps !== undefined) frame.return_timestamps = params.return_timestamps;
+  if (params.mode !== undefined) frame.mode = params.mode;
+  if (params.temperature) frame.temperature = params.temperature;
+  if (params.onProgress) frame.progress = true;
   return frame;
 }
 

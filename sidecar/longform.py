@@ -1,0 +1,183 @@
+"""Long-form modes beyond the pipeline's own chunking: sequential long-form and VAD chunking.
+
+The default mode ("pipeline") stays in model.py and is exactly a direct pipeline call. This file
+adds the two alternatives a file request may ask for:
+
+* "sequential": the same pipeline called with chunk_length_s=0, so transformers feeds the whole
+  file to Whisper's sequential long-form generate() (30 s windows, each starting where the last
+  decoded segment ended) instead of strided chunks merged afterwards.
+* "vad": speech regions from silero-vad (the same model streaming uses) packed into windows of at
+  most 30 s cut at pauses and decoded as one pipeline batch, as WhisperX does. Silence between
+  windows is never decoded, so noise, tones and silence give no text. Two guards drop what is left
+  of a hallucination: a window whose decoded text repeats itself (gzip compression ratio over 2.4,
+  Whisper's own threshold) and a window whose speech probability is low on average.
+
+Pure helpers (regions, windows, compression ratio) take arrays and return values, so they are
+tested without a model.
+"""
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
+
+import numpy as np
+import torch
+
+FRAME = 512  # silero-vad frame: 32 ms at 16 kHz
+RATE = 16000
+MAX_WINDOW_S = 30.0
+# Region policy, WhisperX/silero defaults: onset 0.5, minimum speech 250 ms, a pause of 500 ms
+# splits regions, 200 ms of padding keeps word onsets and tails.
+THRESHOLD = 0.5
+MIN_SPEECH_S = 0.25
+MIN_SILENCE_S = 0.5
+PAD_S = 0.2
+# Guards: Whisper's compression-ratio threshold, and the mean probability below which a window
+# is noise that merely crossed the threshold in a few frames.
+MAX_COMPRESSION_RATIO = 2.4
+MIN_WINDOW_SPEECH_PROB = 0.3
+
+ProgressFn = Callable[[float, float, str], None]
+
+
+@dataclass(frozen=True)
+class Window:
+    start: int  # samples
+    end: int
+
+
+def speech_regions(probs: np.ndarray, n_samples: int) -> list[tuple[int, int]]:
+    """[start, end) sample ranges where speech is, from per-frame probabilities."""
+    regions: list[list[int]] = []
+    speaking = False
+    for i, p in enumerate(probs):
+        if p >= THRESHOLD and not speaking:
+            speaking = True
+            regions.append([i * FRAME, (i + 1) * FRAME])
+        elif p >= THRESHOLD:
+            regions[-1][1] = (i + 1) * FRAME
+        elif speaking and p < THRESHOLD - 0.15:
+            speaking = False
+    merged: list[list[int]] = []
+    for r in regions:
+        if merged and r[0] - merged[-1][1] < MIN_SILENCE_S * RATE:
+            merged[-1][1] = r[1]
+        else:
+            merged.append(r)
+    pad = int(PAD_S * RATE)
+    out = [(max(0, s - pad), min(n_samples, e + pad)) for s, e in merged if e - s >= MIN_SPEECH_S * RATE]
+    return [(s, e) for s, e in out if e > s]
+
+
+def pack_windows(regions: list[tuple[int, int]], max_s: float = MAX_WINDOW_S) -> list[Window]:
+    """Consecutive regions joined into windows of at most max_s, cut only between regions (at pauses).
+
+    A single region longer than max_s is cut into max_s pieces (no pause to cut at).
+    """
+    limit = int(max_s * RATE)
+    windows: list[Window] = []
+    for s, e in regions:
+        while e - s > limit:
+            windows.append(Window(s, s + limit))
+            s += limit
+        if windows and e - windows[-1].start <= limit and s >= windows[-1].end:
+            windows[-1] = Window(windows[-1].start, e)
+        else:
+            windows.append(Window(s, e))
+    return windows
+
+
+def compression_ratio(text: str) -> float:
+    data = text.encode("utf-8")
+    return len(data) / max(1, len(zlib.compress(data)))
+
+
+def guarded(text: str, mean_prob: float) -> bool:
+    """True when a window's text must be dropped as a hallucination."""
+    return mean_prob < MIN_WINDOW_SPEECH_PROB or (len(text) > 20 and compression_ratio(text) > MAX_COMPRESSION_RATIO)
+
+
+def _shift(chunks: list[dict], offset: float) -> list[dict]:
+    out = []
+    for c in chunks:
+        start, end = c["timestamp"]
+        out.append({**c, "timestamp": [None if start is None else round(start + offset, 3),
+                                       None if end is None else round(end + offset, 3)]})
+    return out
+
+
+def transcribe_sequential(pipe_call: Callable[..., dict], audio: np.ndarray, call_kwargs: dict) -> dict:
+    """Whisper's sequential long-form decoding through the same pipeline (no chunk merging)."""
+    with torch.inference_mode():
+        return pipe_call({"raw": audio, "sampling_rate": RATE}, chunk_length_s=0, **call_kwargs)
+
+
+def transcribe_vad(pipe_call: Callable[..., Any], vad, audio: np.ndarray, call_kwargs: dict,
+                   batch_size: int, progress: Optional[ProgressFn] = None) -> dict:
+    """Speech windows decoded as pipeline batches; timestamps shifted back onto the file's clock."""
+    probs = vad.probabilities([audio])[0]
+    windows = pack_windows(speech_regions(probs, len(audio)))
+    total_s = len(audio) / RATE
+    texts: list[str] = []
+    chunks: list[dict] = []
+    languages: list[Any] = []
+    for first in range(0, len(windows), max(1, batch_size)):
+        batch = windows[first:first + batch_size]
+        inputs = [{"raw": audio[w.start:w.end], "sampling_rate": RATE} for w in batch]
+        # chunk_length_s=0: each window (at most 30 s) is one Whisper pass; the pipeline's own
+        # chunking would split a 25 s window into strided pieces again.
+        with torch.inference_mode():
+            outs = pipe_call(inputs, chunk_length_s=0, **call_kwargs)
+        for w, out in zip(batch, outs):
+            frames = probs[w.start // FRAME:max(w.start // FRAME + 1, w.end // FRAME)]
+            text = out.get("text", "")
+            if guarded(text, float(frames.mean()) if len(frames) else 0.0):
+                continue
+            texts.append(text.strip())
+            chunks.extend(_shift(out.get("chunks") or [], w.start / RATE))
+            languages.extend(c.get("language") for c in out.get("chunks") or [])
+        if progress:
+            progress(min(total_s, batch[-1].end / RATE), total_s, " ".join(texts))
+    text = " ".join(t for t in texts if t)
+    return {"text": (" " + text) if text else "", "chunks": chunks,
+            "windows": [[round(w.start / RATE, 3), round(w.end / RATE, 3)] for w in windows]}
+
+
+class forward_progress:
+    """Reports each pipeline batch as it is decoded, for stream=true, without touching the result.
+
+    The pipeline calls `self.forward` once per batch of chunks; an instance attribute wraps it for
+    the duration of one call and is removed afterwards. Partial text is each chunk's own text,
+    before the pipeline merges the overlaps between neighbours (the final text does that).
+    """
+
+    def __init__(self, pipe: Any, total_s: float, progress: Optional[ProgressFn]):
+        self._pipe, self._total_s, self._progress = pipe, total_s, progress
+        self._done_s, self._texts = 0.0, []
+
+    def __enter__(self) -> "forward_progress":
+        if self._progress is None:
+            return self
+        original = self._pipe.forward
+
+        def forward(model_inputs, **kwargs):
+            strides = model_inputs.get("stride") if isinstance(model_inputs, dict) else None
+            out = original(model_inputs, **kwargs)
+            try:
+                for chunk_len, left, right in strides or []:
+                    self._done_s += (chunk_len - left - right) / RATE
+                tokens = out.get("tokens") if isinstance(out, dict) else None
+                if tokens is not None and hasattr(tokens, "ndim") and tokens.ndim == 2:
+                    self._texts.extend(t.strip() for t in self._pipe.tokenizer.batch_decode(tokens, skip_special_tokens=True))
+                self._progress(min(self._total_s, self._done_s), self._total_s, " ".join(self._texts))
+            except Exception:  # noqa: BLE001 - progress is best effort; never fail the request for it
+                pass
+            return out
+
+        self._pipe.forward = forward
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._progress is not None:
+            del self._pipe.forward
