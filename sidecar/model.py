@@ -36,6 +36,8 @@ class TranscribeItem:
     language: Optional[str] = None
     task: Optional[str] = None
     prompt: Optional[str] = None
+    # Stream windows: a cap proportional to the window, so a decode that starts looping stops early.
+    max_new_tokens: Optional[int] = None
 
 
 @dataclass
@@ -109,6 +111,8 @@ def _generate_kwargs(item: TranscribeItem, loaded: LoadedModel) -> dict:
     if item.prompt:
         ids = loaded.pipe.tokenizer.get_prompt_ids(item.prompt, return_tensors="pt")
         kwargs["prompt_ids"] = ids.to(loaded.choice.device)
+    if item.max_new_tokens:
+        kwargs["max_new_tokens"] = item.max_new_tokens
     return kwargs
 
 
@@ -141,7 +145,7 @@ def transcribe(loaded: LoadedModel, items: list[TranscribeItem], return_timestam
     results: list[Optional[dict]] = [None] * len(items)
     groups: dict[tuple, list[int]] = {}
     for index, item in enumerate(items):
-        groups.setdefault((item.language, item.task, item.prompt), []).append(index)
+        groups.setdefault((item.language, item.task, item.prompt, item.max_new_tokens), []).append(index)
     for indexes in groups.values():
         first = items[indexes[0]]
         inputs = [{"raw": items[i].audio, "sampling_rate": SAMPLING_RATE} for i in indexes]

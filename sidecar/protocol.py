@@ -14,6 +14,8 @@ from model import TranscribeItem
 
 PROTOCOL_VERSION = 1
 TASKS = ("transcribe", "translate")
+# Whisper decodes at most 448 tokens, 4 of which start every sequence.
+MAX_NEW_TOKENS_LIMIT = 444
 
 
 class ProtocolError(Exception):
@@ -62,8 +64,11 @@ def _item(raw: Any, rid: int, index: int) -> TranscribeItem:
     task = _optional_str(raw, "task", rid)
     if task is not None and task not in TASKS:
         raise ProtocolError("bad_request", f"item {index}: task must be one of {TASKS}", rid)
+    cap = raw.get("max_new_tokens")
+    if cap is not None and (not isinstance(cap, int) or isinstance(cap, bool) or not 1 <= cap <= MAX_NEW_TOKENS_LIMIT):
+        raise ProtocolError("bad_request", f"item {index}: max_new_tokens must be an integer 1..{MAX_NEW_TOKENS_LIMIT}", rid)
     pcm = np.frombuffer(bytes(audio), dtype="<i2").astype(np.float32) / 32768.0
-    return TranscribeItem(pcm, _optional_str(raw, "language", rid), task, _optional_str(raw, "prompt", rid))
+    return TranscribeItem(pcm, _optional_str(raw, "language", rid), task, _optional_str(raw, "prompt", rid), cap)
 
 
 def parse_transcribe(message: dict) -> TranscribeRequest:

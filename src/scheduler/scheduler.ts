@@ -34,6 +34,8 @@ export interface SchedulerStats {
   busy: boolean;
   batches: number;
   lastBatchItems: number;
+  /** Milliseconds the model has spent on requests from this scheduler (its busy time, for benchmarks and metrics). */
+  busyMs: number;
 }
 
 export class Scheduler {
@@ -41,6 +43,7 @@ export class Scheduler {
   #busy = false;
   #batches = 0;
   #lastBatchItems = 0;
+  #busyMs = 0;
 
   constructor(private readonly client: ModelClient, private readonly options: SchedulerOptions) {}
 
@@ -56,7 +59,7 @@ export class Scheduler {
   }
 
   stats(): SchedulerStats {
-    return { queued: this.#queue.length, busy: this.#busy, batches: this.#batches, lastBatchItems: this.#lastBatchItems };
+    return { queued: this.#queue.length, busy: this.#busy, batches: this.#batches, lastBatchItems: this.#lastBatchItems, busyMs: this.#busyMs };
   }
 
   #enqueue(params: TranscribeParams, priority: Job['priority'], batchKey: string | undefined): Promise<ItemResult[]> {
@@ -78,7 +81,9 @@ export class Scheduler {
     this.#busy = true;
     this.#batches += 1;
     this.#lastBatchItems = jobs.reduce((n, j) => n + j.params.items.length, 0);
+    const started = Date.now();
     void this.#run(jobs).finally(() => {
+      this.#busyMs += Date.now() - started;
       this.#busy = false;
       this.#pump();
     });

@@ -49,12 +49,20 @@ export type SessionState = 'open' | 'streaming' | 'draining' | 'closed';
 
 /** Frames of context the VAD re-reads before new audio (it starts fresh on every call). */
 const VAD_CONTEXT_FRAMES = 16;
+/** New frames (256 ms) worth a VAD call while streaming. */
+const VAD_MIN_FRAMES = 8;
 /** Audio kept before detected speech, and after an utterance end. */
 const PREROLL_S = 0.5;
 const ENDPOINT_PAD_S = 0.3;
 /** A window shorter than this is not worth a decode. */
 const MIN_DECODE_S = 0.3;
 const ms = (seconds: number) => Math.round(seconds * 1000) / 1000;
+/**
+ * Tokens a window of `seconds` may decode: fast speech is ~4 tokens/s plus timestamp tokens, so
+ * 8/s + 16 never cuts real speech, while a decode that starts looping stops early instead of
+ * running to the pipeline's 128 (~40 ms per token on a CPU).
+ */
+export const tokenCap = (seconds: number): number => Math.min(444, Math.ceil(seconds * 8) + 16);
 
 export class Session {
   #state: SessionState = 'open';
@@ -185,7 +193,10 @@ export class Session {
     if (this.#vadBusy || this.#state === 'closed') return;
     const from = this.#endpoint.pos;
     const frames = Math.floor((this.#vadAudio.end - from) / VAD_FRAME);
-    if (frames === 0) return;
+    // Small client frames are judged in batches: each VAD call re-reads its context, and on a CPU it
+    // shares the cores with the decoder. A flush or the end does not wait.
+    const urgent = this.#state === 'draining' || this.#flushUntil !== undefined;
+    if (frames === 0 || (frames < VAD_MIN_FRAMES && !urgent)) return;
     const context = Math.min(VAD_CONTEXT_FRAMES, Math.floor((from - this.#vadAudio.start) / VAD_FRAME));
     const audio = this.#vadAudio.bytes(from - context * VAD_FRAME, from + frames * VAD_FRAME);
     this.#vadBusy = true;
@@ -251,7 +262,13 @@ export class Session {
       if (mode !== 'agree') this.#flushed(until, []);
       return this.#state === 'draining' && until >= this.#window.end ? this.#sendFinal() : undefined;
     }
-    const item: TranscribeItem = { audio: this.#window.bytes(start, until), language: this.#language ?? this.#detected, task: this.#task, prompt: promptOf(this.#agreement) };
+    const item: TranscribeItem = {
+      audio: this.#window.bytes(start, until),
+      language: this.#language ?? this.#detected,
+      task: this.#task,
+      prompt: promptOf(this.#agreement),
+      max_new_tokens: tokenCap(toSeconds(until - start)),
+    };
     this.#decodeBusy = true;
     this.#decodes += 1;
     const started = Date.now();

@@ -72,6 +72,8 @@ export interface TranscribeItem {
   language?: string | null;
   task?: 'transcribe' | 'translate' | null;
   prompt?: string | null;
+  /** Cap on decoded tokens for this item (1..444); stream windows set one in proportion to their length. */
+  max_new_tokens?: number;
 }
 
 /** How a file request decodes long audio (sidecar/files.py); absent for stream windows. */

@@ -1,0 +1,191 @@
+/**
+ * @module Streaming benchmark (not a test): K concurrent clients stream real speech at real-time
+ * pace over /ws/transcribe to a real server with the real sidecar. Per K it reports the p50/p95
+ * latency from the end of a word in the audio to its first commitment, the final's latency after
+ * `end`, streamed vs offline WER, the update interval sessions settled on, and the sidecar's busy
+ * fraction — beside a baseline that decodes independent 1-second chunks as the brief's server does.
+ *
+ *   npm run bench:streaming -- [--k 1,2,4] [--out bench/results/streaming-<host>.json]
+ */
+import { writeFileSync, mkdirSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ROOT_DIR } from '../../src/config.js';
+import { startServer, type RunningServer } from '../../src/server.js';
+import { manifest, readWavPcm } from '../../test/helpers/audio.js';
+import { testConfig, testLogger, waitForState } from '../../test/helpers/server.js';
+import { wer, words } from '../../test/helpers/wer.js';
+import { WsClient, wsUrl } from '../../test/helpers/ws-client.js';
+import { alignWords, percentile, type Track } from './measure.js';
+
+const args = process.argv.slice(2);
+const arg = (name: string, fallback: string) => {
+  const i = args.indexOf(`--${name}`);
+  return i === -1 ? fallback : args[i + 1]!;
+};
+const KS = arg('k', '1,2,4').split(',').map(Number);
+const OUT = arg('out', path.join(ROOT_DIR, 'bench', 'results', `streaming-${os.hostname()}.json`));
+/** Audio per message: 100 ms, as a browser microphone client sends it. */
+const CHUNK_MS = 100;
+const FIXTURE_PAIRS: Array<[string, string]> = [
+  ['jfk.wav', 'fleurs-en-003.wav'],
+  ['fleurs-en-000.wav', 'ls-6930-75918-0000.wav'],
+  ['fleurs-en-001.wav', 'fleurs-en-004.wav'],
+  ['fleurs-en-002.wav', 'ls-7902-96591-0000.wav'],
+];
+/** How long the baseline's backlog is waited for after the end of its audio. */
+const BASELINE_CAP_S = Number(arg('baseline-cap-s', '60'));
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** One client's audio: two fixtures with a 1 s pause between (the pause ends an utterance). */
+interface Clip {
+  name: string;
+  pcm: Buffer;
+  reference: string;
+  seconds: number;
+  /** Word ends (s) of the clip decoded in one piece with word timestamps, and that decode's text. */
+  offline: { text: string; wordEnds: number[]; words: string[] };
+}
+
+async function makeClip(server: RunningServer, pair: [string, string]): Promise<Clip> {
+  const [a, b] = pair.map((f) => readWavPcm(f));
+  const pcm = Buffer.concat([a!, Buffer.alloc(32_000), b!]);
+  const reference = pair.map((f) => manifest().find((m) => m.file === f)!.transcript).join(' ');
+  // Offline WER from the decode a file request gets; word end times from a word-timestamps decode.
+  const [whole] = await server.scheduler.transcribeFile({ items: [{ audio: pcm, language: 'en' }] });
+  const [timed] = await server.scheduler.transcribeFile({ items: [{ audio: pcm, language: 'en' }], return_timestamps: 'word' });
+  const chunks = timed!.chunks.filter((c) => words(c.text).length > 0);
+  return {
+    name: pair.join('+'),
+    pcm,
+    reference,
+    seconds: pcm.length / 32_000,
+    offline: { text: whole!.text, wordEnds: chunks.map((c) => c.timestamp[1] ?? c.timestamp[0] ?? 0), words: chunks.map((c) => words(c.text).join(' ')) },
+  };
+}
+
+/** Stream one clip at real-time pace; returns when the session closes. */
+async function streamClient(url: string, clip: Clip): Promise<Track> {
+  const client = await WsClient.connect(url);
+  client.send({ type: 'config', language: 'en' });
+  const bytes = (CHUNK_MS / 1000) * 32_000;
+  const started = Date.now();
+  for (let at = 0, n = 0; at < clip.pcm.length; at += bytes, n++) {
+    client.send(clip.pcm.subarray(at, at + bytes));
+    await sleep(Math.max(0, started + (n + 1) * CHUNK_MS - Date.now()));
+  }
+  const endAt = Date.now();
+  client.send({ type: 'end' });
+  const r = await client.result();
+  const commits: Array<{ at: number; words: string[] }> = r.interims.map((m) => ({ at: (m.at as number) - started, words: words(String(m.committed)) }));
+  if (r.final) commits.push({ at: r.final.at as number - started, words: words(String(r.final.text)) });
+  return {
+    commits,
+    finalText: String(r.final?.text ?? ''),
+    finalLatencyMs: r.final ? (r.final.at as number) - endAt : NaN,
+    intervals: r.interims.map((m) => Number(m.interval_s)).filter((x) => x > 0),
+    lags: r.interims.map((m) => Number(m.lag_s)),
+    errors: r.errors.map((e) => String(e.code)),
+  };
+}
+
+/** The brief's server: each 1-second chunk decoded on its own as it arrives, its text appended. */
+async function baselineClient(server: RunningServer, clip: Clip): Promise<Track> {
+  const started = Date.now();
+  const commits: Track['commits'] = [];
+  const texts: string[] = [];
+  const pending: Array<Promise<void>> = [];
+  let endAt = started;
+  for (let at = 0, n = 0; at < clip.pcm.length; at += 32_000, n++) {
+    await sleep(Math.max(0, started + (n + 1) * 1000 - Date.now()));
+    const chunk = clip.pcm.subarray(at, at + 32_000);
+    endAt = Date.now();
+    pending.push(server.scheduler.transcribeWindow({ audio: chunk, language: 'en' }, false).then((r) => {
+      texts[n] = r.text.trim();
+      commits.push({ at: Date.now() - started, words: words(texts.filter((t) => t !== undefined).join(' ')) });
+    }));
+  }
+  // The brief's server falls behind without bound on a CPU: stop waiting BASELINE_CAP_S after the
+  // end; chunks not decoded by then count as missing words (the run is marked censored).
+  const all = Promise.allSettled(pending).then(() => true);
+  const done = await Promise.race([all, sleep(Math.max(0, endAt + BASELINE_CAP_S * 1000 - Date.now())).then(() => false)]);
+  const finalText = Array.from({ length: texts.length }, (_, i) => texts[i] ?? '').filter(Boolean).join(' ');
+  const finalLatencyMs = done ? Date.now() - endAt : NaN;
+  return { commits: [...commits, { at: Date.now() - started, words: words(finalText) }], finalText, finalLatencyMs, intervals: [1], lags: [], errors: done ? [] : ['censored'] };
+}
+
+function summarise(clips: Clip[], tracks: Track[], wallMs: number, busyMs: number) {
+  const latencies: number[] = [];
+  tracks.forEach((t, i) => latencies.push(...alignWords(clips[i]!.offline, t.commits).map((x) => x.latencyS)));
+  const streamWer = tracks.map((t, i) => wer(clips[i]!.reference, t.finalText));
+  const offlineWer = clips.map((c) => wer(c.reference, c.offline.text));
+  const intervals = tracks.flatMap((t) => t.intervals);
+  const mean = (xs: number[]) => (xs.length ? xs.reduce((s, x) => s + x, 0) / xs.length : NaN);
+  const r3 = (x: number) => Math.round(x * 1000) / 1000;
+  return {
+    words_measured: latencies.length,
+    commit_latency_p50_s: r3(percentile(latencies, 50)),
+    commit_latency_p95_s: r3(percentile(latencies, 95)),
+    final_latency_p50_s: r3(percentile(tracks.map((t) => t.finalLatencyMs / 1000), 50)),
+    // NaN (null in JSON): not all finals came within the baseline's cap.
+    final_latency_max_s: r3(Math.max(...tracks.map((t) => t.finalLatencyMs / 1000))),
+    wer_streamed_mean: r3(mean(streamWer)),
+    wer_offline_mean: r3(mean(offlineWer)),
+    wer_streamed: streamWer.map(r3),
+    wer_offline: offlineWer.map(r3),
+    update_interval_mean_s: r3(mean(intervals)),
+    update_interval_p95_s: r3(percentile(intervals, 95)),
+    lag_p95_s: r3(percentile(tracks.flatMap((t) => t.lags), 95)),
+    sidecar_busy_fraction: r3(busyMs / wallMs),
+    errors: tracks.flatMap((t) => t.errors),
+  };
+}
+
+async function runK(server: RunningServer, clips: Clip[], k: number, mode: 'streaming' | 'baseline') {
+  const mine = Array.from({ length: k }, (_, i) => clips[i % clips.length]!);
+  const busy0 = server.scheduler.stats().busyMs;
+  const t0 = Date.now();
+  const tracks = await Promise.all(mine.map((clip) => (mode === 'streaming' ? streamClient(wsUrl(server.url), clip) : baselineClient(server, clip))));
+  const result = summarise(mine, tracks, Date.now() - t0, server.scheduler.stats().busyMs - busy0);
+  const audioS = mine[0]!.seconds;
+  // Real time is held when the final comes promptly after `end` (the backlog did not grow with the audio).
+  return { k, mode, audio_s_per_client: audioS, real_time_held: result.final_latency_max_s < 0.25 * audioS && result.errors.length === 0, ...result };
+}
+
+async function freshServer(): Promise<RunningServer> {
+  const server = await startServer(testConfig({ LOG_LEVEL: 'warn' }), testLogger().log);
+  await waitForState(server.supervisor, 'ready');
+  return server;
+}
+
+async function main() {
+  let server = await freshServer();
+  const clips = [];
+  for (const pair of FIXTURE_PAIRS) clips.push(await makeClip(server, pair));
+  const loaded = server.supervisor.snapshot().loaded;
+  const runs = [];
+  for (const k of KS) {
+    for (const mode of ['streaming', 'baseline'] as const) {
+      // A fresh server per run: a backlog one run leaves behind never slows the next.
+      await server.close();
+      server = await freshServer();
+      const run = await runK(server, clips, k, mode);
+      console.error(JSON.stringify(run));
+      runs.push(run);
+    }
+  }
+  const out = {
+    bench: 'streaming',
+    at: new Date().toISOString(),
+    host: { hostname: os.hostname(), cpus: os.cpus().length, cpu_model: os.cpus()[0]?.model, load_avg_at_end: os.loadavg() },
+    model: loaded?.model, device: loaded?.device,
+    settings: { chunk_ms: CHUNK_MS, baseline_cap_s: BASELINE_CAP_S, clips: clips.map((c) => ({ name: c.name, seconds: c.seconds })) },
+    runs,
+  };
+  await server.close();
+  mkdirSync(path.dirname(OUT), { recursive: true });
+  writeFileSync(OUT, `${JSON.stringify(out, null, 2)}\n`);
+  console.log(JSON.stringify(out, null, 2));
+}
+
+await main();
