@@ -26,19 +26,6 @@ RATE = model_module.SAMPLING_RATE
 MODES = ("pipeline", "sequential", "vad")
 
 
-def detect_language(loaded: model_module.LoadedModel, audio: np.ndarray) -> Optional[str]:
-    """ISO code of the language Whisper hears in the first 30 s of `audio`."""
-    if len(audio) == 0:
-        return None
-    pipe = loaded.pipe
-    features = pipe.feature_extractor(audio[:30 * RATE], sampling_rate=RATE, return_tensors="pt").input_features
-    features = features.to(loaded.choice.device, dtype=loaded.choice.dtype)
-    with torch.inference_mode():
-        ids = pipe.model.detect_language(input_features=features)
-    token = pipe.tokenizer.convert_ids_to_tokens(int(ids.reshape(-1)[0]))
-    return token.strip("<|>") if isinstance(token, str) else None
-
-
 def _call_kwargs(loaded: model_module.LoadedModel, item: model_module.TranscribeItem, timestamps: Any,
                  temperature: float) -> dict:
     generate_kwargs = model_module._generate_kwargs(item, loaded)
@@ -70,5 +57,5 @@ def transcribe_file(loaded: model_module.LoadedModel, vad: Any, item: model_modu
     result = model_module._result(out, timestamps)
     for chunk in result["chunks"]:
         chunk.pop("language", None)
-    result["language"] = item.language or detect_language(loaded, language_audio)
+    result["language"] = item.language or model_module.detect_language(loaded, language_audio)
     return result

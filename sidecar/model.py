@@ -123,6 +123,23 @@ def language_code(name: Optional[str]) -> Optional[str]:
     return TO_LANGUAGE_CODE.get(name.lower(), name)
 
 
+def detect_language(loaded: LoadedModel, audio: np.ndarray) -> Optional[str]:
+    """ISO code of the language Whisper hears in the first 30 s of `audio` (one encoder pass).
+
+    Used instead of the pipeline's return_language=True, which fails in transformers 5.24 as soon
+    as a batch holds more than one chunk.
+    """
+    if len(audio) == 0:
+        return None
+    pipe = loaded.pipe
+    features = pipe.feature_extractor(audio[:30 * SAMPLING_RATE], sampling_rate=SAMPLING_RATE, return_tensors="pt").input_features
+    features = features.to(loaded.choice.device, dtype=loaded.choice.dtype)
+    with torch.inference_mode():
+        ids = pipe.model.detect_language(input_features=features)
+    token = pipe.tokenizer.convert_ids_to_tokens(int(ids.reshape(-1)[0]))
+    return token.strip("<|>") if isinstance(token, str) else None
+
+
 def _result(out: dict, timestamps: Any) -> dict:
     chunks = []
     for chunk in out.get("chunks") or []:
@@ -150,12 +167,11 @@ def transcribe(loaded: LoadedModel, items: list[TranscribeItem], return_timestam
         first = items[indexes[0]]
         inputs = [{"raw": items[i].audio, "sampling_rate": SAMPLING_RATE} for i in indexes]
         call_kwargs: dict = {"return_timestamps": timestamps, "generate_kwargs": _generate_kwargs(first, loaded)}
-        if timestamps:
-            call_kwargs["return_language"] = True
         with torch.inference_mode():
             outs = loaded.pipe(inputs if len(inputs) > 1 else inputs[0], **call_kwargs)
         if len(inputs) == 1:
             outs = [outs]
         for i, out in zip(indexes, outs):
             results[i] = _result(out, timestamps)
+            results[i]["language"] = first.language or detect_language(loaded, items[i].audio)
     return [r for r in results if r is not None]

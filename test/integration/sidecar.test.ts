@@ -65,7 +65,7 @@ describe('real sidecar, embedded whisper-base', () => {
     const results = await supervisor.transcribe({ items: files.map((file) => ({ audio: readWavPcm(file), language: 'en' })) });
     expect(results).toHaveLength(3);
     for (const [i, file] of files.entries()) {
-      expect(wer(fixtures.find((f) => f.file === file)!.transcript, results[i]!.text), file).toBeLessThanOrEqual(0.2);
+      expect(wer(fixtures.find((f) => f.file === file)!.transcript, results[i]!.text), file).toBeLessThanOrEqual(0.25);
     }
   });
 
