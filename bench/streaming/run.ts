@@ -48,20 +48,27 @@ interface Clip {
 }
 
 async function makeClip(server: RunningServer, pair: [string, string]): Promise<Clip> {
-  const [a, b] = pair.map((f) => readWavPcm(f));
-  const pcm = Buffer.concat([a!, Buffer.alloc(32_000), b!]);
+  const parts = pair.map((f) => readWavPcm(f));
+  const gap = Buffer.alloc(32_000);
+  const pcm = Buffer.concat([parts[0]!, gap, parts[1]!]);
   const reference = pair.map((f) => manifest().find((m) => m.file === f)!.transcript).join(' ');
-  // Offline WER from the decode a file request gets; word end times from a word-timestamps decode.
+  // Offline WER: the whole clip decoded in one piece, as a file request is.
   const [whole] = await server.scheduler.transcribeFile({ items: [{ audio: pcm, language: 'en' }] });
-  const [timed] = await server.scheduler.transcribeFile({ items: [{ audio: pcm, language: 'en' }], return_timestamps: 'word' });
-  const chunks = timed!.chunks.filter((c) => words(c.text).length > 0);
-  return {
-    name: pair.join('+'),
-    pcm,
-    reference,
-    seconds: pcm.length / 32_000,
-    offline: { text: whole!.text, wordEnds: chunks.map((c) => c.timestamp[1] ?? c.timestamp[0] ?? 0), words: chunks.map((c) => words(c.text).join(' ')) },
-  };
+  // Word end times: each fixture decoded alone with word timestamps, shifted to its place in the clip.
+  const wordEnds: number[] = [];
+  const clipWords: string[] = [];
+  let offset = 0;
+  for (const part of parts) {
+    const [timed] = await server.scheduler.transcribeFile({ items: [{ audio: part, language: 'en' }], return_timestamps: 'word' });
+    for (const c of timed!.chunks) {
+      for (const w of words(c.text)) {
+        clipWords.push(w);
+        wordEnds.push(offset + (c.timestamp[1] ?? c.timestamp[0] ?? 0));
+      }
+    }
+    offset += part.length / 32_000 + gap.length / 32_000;
+  }
+  return { name: pair.join('+'), pcm, reference, seconds: pcm.length / 32_000, offline: { text: whole!.text, wordEnds, words: clipWords } };
 }
 
 /** Stream one clip at real-time pace; returns when the session closes. */
@@ -138,6 +145,7 @@ function summarise(clips: Clip[], tracks: Track[], wallMs: number, busyMs: numbe
     lag_p95_s: r3(percentile(tracks.flatMap((t) => t.lags), 95)),
     sidecar_busy_fraction: r3(busyMs / wallMs),
     errors: tracks.flatMap((t) => t.errors),
+    texts: tracks.map((t, i) => ({ clip: clips[i]!.name, streamed: t.finalText, offline: clips[i]!.offline.text.trim() })),
   };
 }
 
