@@ -79,8 +79,12 @@ export class Session {
   #agreement: AgreementState = emptyAgreement;
   #vadBusy = false;
   #decodeBusy = false;
-  /** Timeline sample up to which an utterance end asks everything to be committed. */
-  #flushUntil: number | undefined;
+  /**
+   * Timeline samples up to which everything is to be committed (utterance ends, finalize), oldest
+   * first. Each is flushed on its own: Whisper decoding one window across a pause tends to skip the
+   * words after it, and committing such a hypothesis whole would lose them.
+   */
+  #flushes: number[] = [];
   /** Timeline sample where the last decode's audio ended, and the one before. */
   #decodedUntil = 0;
   #interval = 0;
@@ -148,7 +152,7 @@ export class Session {
     if (this.#state === 'draining' || this.#state === 'closed') return;
     this.#touch();
     this.#finalizeAt = this.#window.end;
-    this.#flushUntil = this.#window.end;
+    this.#flushes.push(this.#window.end);
     this.#pumpVad();
     this.#maybeDecode();
   }
@@ -195,7 +199,7 @@ export class Session {
     const frames = Math.floor((this.#vadAudio.end - from) / VAD_FRAME);
     // Small client frames are judged in batches: each VAD call re-reads its context, and on a CPU it
     // shares the cores with the decoder. A flush or the end does not wait.
-    const urgent = this.#state === 'draining' || this.#flushUntil !== undefined;
+    const urgent = this.#state === 'draining' || this.#flushes.length > 0;
     if (frames === 0 || (frames < VAD_MIN_FRAMES && !urgent)) return;
     const context = Math.min(VAD_CONTEXT_FRAMES, Math.floor((from - this.#vadAudio.start) / VAD_FRAME));
     const audio = this.#vadAudio.bytes(from - context * VAD_FRAME, from + frames * VAD_FRAME);
@@ -217,7 +221,7 @@ export class Session {
     this.#endpoint = step.state;
     this.#vadAudio.trimTo(this.#endpoint.pos - VAD_CONTEXT_FRAMES * VAD_FRAME);
     for (const event of step.events) {
-      if (event.type === 'utterance_end') this.#flushUntil = Math.max(this.#flushUntil ?? 0, event.at + toSample(ENDPOINT_PAD_S));
+      if (event.type === 'utterance_end') this.#flushes.push(event.at + toSample(ENDPOINT_PAD_S));
     }
   }
 
@@ -229,9 +233,10 @@ export class Session {
   #maybeDecode(): void {
     if (this.#decodeBusy || this.#state === 'closed' || this.#state === 'open') return;
     const heard = speechSince(this.#endpoint, this.#window.start) || this.#agreement.tentative.length > 0;
-    if (this.#flushUntil !== undefined && this.#flushUntil <= this.#endpoint.pos + VAD_FRAME) {
-      const until = Math.min(this.#flushUntil, this.#window.end);
-      this.#flushUntil = undefined;
+    const flush = this.#flushes[0];
+    if (flush !== undefined && flush <= this.#endpoint.pos + VAD_FRAME) {
+      const until = Math.min(flush, this.#window.end);
+      this.#flushes.shift();
       if (heard) return this.#decode(until, 'all');
       this.#flushed(until, []);
       return this.#maybeDecode();

@@ -96,6 +96,25 @@ describe('streamed accuracy and stability', () => {
   });
 });
 
+describe('two utterances with a pause between', () => {
+  it('every word of both reaches the final; committed text only grows across many interims', async () => {
+    const pcm = Buffer.concat([readWavPcm('jfk.wav'), Buffer.alloc(32_000), readWavPcm('fleurs-en-003.wav')]);
+    const reference = `${transcript('jfk.wav')} ${transcript('fleurs-en-003.wav')}`;
+    // 100 ms frames, as a microphone client sends them, at twice real time.
+    const r = await streamPcm(url, pcm, { config: { language: 'en' }, chunkBytes: 3_200, pauseMs: 50 });
+    expect(r.errors).toEqual([]);
+    const w = wer(reference, String(r.final!.text));
+    console.log(`two utterances: WER ${w.toFixed(3)}, ${r.interims.length} interims: "${String(r.final!.text)}"`);
+    expect(w).toBeLessThanOrEqual(0.1);
+    let committed = '';
+    for (const m of r.interims) {
+      expect(String(m.committed).startsWith(committed)).toBe(true);
+      committed = String(m.committed);
+    }
+    expect(String(r.final!.text).startsWith(committed)).toBe(true);
+  });
+});
+
 describe('no speech, no text', () => {
   it.each(['silence-60s.wav', 'noise-30s.wav', 'tones-20s.wav'])('%s streams to an empty final without a single decode', async (file) => {
     const r = await streamPcm(url, readWavPcm(file), { config: { language: 'en' }, chunkBytes: 64_000 });
