@@ -9,8 +9,9 @@ A transcribe request that names a `mode` is a file request (the HTTP file endpoi
 
 The pipeline's return_language=True is not used here: in transformers 5.24 it fails as soon as a
 batch holds more than one chunk (its lang_id has one row for the whole batch), and it would change
-the generate() call. The language is detected on its own instead, only when the client gave none:
-one encoder pass over the first 30 s of speech, as Whisper's generate() does itself.
+the generate() call. The language generate() detects by itself (first 30 s, or first speech window) is recorded instead
+(captured_language): no extra encoder pass. Only when generate() detected nothing (a language was
+given, or vad mode found no speech) is model.detect_language used.
 """
 from __future__ import annotations
 
@@ -24,6 +25,34 @@ import model as model_module
 
 RATE = model_module.SAMPLING_RATE
 MODES = ("pipeline", "sequential", "vad")
+
+
+class captured_language:
+    """Records the language generate() itself detects, so no second encoder pass is needed.
+
+    Whisper's generate() calls model.detect_language() on each batch when no language is given;
+    an instance attribute wraps it for one call (and is removed after) and keeps the first batch's
+    first item: the start of the audio. The call and its result are unchanged.
+    """
+
+    def __init__(self, model: Any):
+        self._model = model
+        self.token_id: Optional[int] = None
+
+    def __enter__(self) -> "captured_language":
+        original = self._model.detect_language
+
+        def detect_language(*args: Any, **kwargs: Any):
+            ids = original(*args, **kwargs)
+            if self.token_id is None and ids is not None and ids.numel() > 0:
+                self.token_id = int(ids.reshape(-1)[0])
+            return ids
+
+        self._model.detect_language = detect_language
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        del self._model.detect_language
 
 
 def _call_kwargs(loaded: model_module.LoadedModel, item: model_module.TranscribeItem, timestamps: Any,
@@ -43,19 +72,32 @@ def transcribe_file(loaded: model_module.LoadedModel, vad: Any, item: model_modu
     kwargs = _call_kwargs(loaded, item, timestamps, temperature)
     total_s = len(item.audio) / RATE
     language_audio = item.audio
-    if mode == "vad":
-        out = longform.transcribe_vad(loaded.pipe, vad, item.audio, kwargs, loaded.settings.batch_size, progress)
-        windows = out.pop("windows")
+    capture = captured_language(loaded.pipe.model)
+    with capture:
+        out = _run_mode(loaded, vad, item, kwargs, mode, total_s, progress)
+    windows = out.pop("windows", None)
+    if windows is not None:
         language_audio = item.audio[int(windows[0][0] * RATE):int(windows[0][1] * RATE)] if windows else item.audio[:0]
-    elif mode == "sequential":
-        out = longform.transcribe_sequential(loaded.pipe, item.audio, kwargs)
-        if progress:
-            progress(total_s, total_s, out.get("text", ""))
-    else:
-        with torch.inference_mode(), longform.forward_progress(loaded.pipe, total_s, progress):
-            out = loaded.pipe({"raw": item.audio, "sampling_rate": RATE}, **kwargs)
     result = model_module._result(out, timestamps)
     for chunk in result["chunks"]:
         chunk.pop("language", None)
-    result["language"] = item.language or model_module.detect_language(loaded, language_audio)
+    if item.language:
+        result["language"] = item.language
+    elif capture.token_id is not None:
+        result["language"] = loaded.pipe.tokenizer.convert_ids_to_tokens(capture.token_id).strip("<|>")
+    else:
+        result["language"] = model_module.detect_language(loaded, language_audio)
     return result
+
+
+def _run_mode(loaded: model_module.LoadedModel, vad: Any, item: model_module.TranscribeItem, kwargs: dict,
+              mode: str, total_s: float, progress: Optional[longform.ProgressFn]) -> dict:
+    if mode == "vad":
+        return longform.transcribe_vad(loaded.pipe, vad, item.audio, kwargs, loaded.settings.batch_size, progress)
+    if mode == "sequential":
+        out = longform.transcribe_sequential(loaded.pipe, item.audio, kwargs)
+        if progress:
+            progress(total_s, total_s, out.get("text", ""))
+        return out
+    with torch.inference_mode(), longform.forward_progress(loaded.pipe, total_s, progress):
+        return loaded.pipe({"raw": item.audio, "sampling_rate": RATE}, **kwargs)

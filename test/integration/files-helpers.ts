@@ -49,7 +49,7 @@ export class Converted {
 export async function postFile(base: string, route: string, file: string | Uint8Array, fields: Record<string, string | string[]>, name = 'audio.bin'): Promise<Response> {
   const form = new FormData();
   const bytes = typeof file === 'string' ? readFileSync(file) : file;
-  form.append('file', new Blob([bytes]), typeof file === 'string' ? path.basename(file) : name);
+  form.append('file', new Blob([new Uint8Array(bytes)]), typeof file === 'string' ? path.basename(file) : name);
   for (const [k, v] of Object.entries(fields)) for (const one of [v].flat()) form.append(k, one);
   return fetch(`${base}${route}`, { method: 'POST', body: form });
 }

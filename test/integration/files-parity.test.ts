@@ -1,0 +1,77 @@
+/**
+ * Parity: the default mode through our HTTP API gives exactly what a direct transformers
+ * `pipeline(...)` call gives (bench/overhead/direct_pipeline.py, which imports nothing of ours),
+ * on the same PCM (ffmpeg's 16 kHz mono decode of the fixture): the same text and the same chunk
+ * timestamps. The API trims the text's leading space as OpenAI does and closes an open last chunk
+ * at the audio's duration; everything else must match to the millisecond.
+ */
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { statSync } from 'node:fs';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ROOT_DIR } from '../../src/config.js';
+import { startServer, type RunningServer } from '../../src/server.js';
+import { testConfig, testLogger, waitForState } from '../helpers/server.js';
+import { Converted, postFile } from './files-helpers.js';
+
+interface Direct {
+  text: string;
+  chunks: Array<{ text: string; timestamp: [number, number | null] }>;
+}
+
+/** The reference process: one JSON line per request. */
+class DirectPipeline {
+  readonly proc: ChildProcessWithoutNullStreams;
+  readonly #lines: AsyncIterator<string>;
+  constructor() {
+    this.proc = spawn(path.join(ROOT_DIR, 'sidecar', '.venv', 'bin', 'python'), [path.join(ROOT_DIR, 'bench', 'overhead', 'direct_pipeline.py')], {
+      env: { ...process.env, HF_HUB_OFFLINE: '1', TRANSFORMERS_OFFLINE: '1' },
+    });
+    this.proc.stderr.resume();
+    this.#lines = createInterface({ input: this.proc.stdout })[Symbol.asyncIterator]();
+  }
+  async next(): Promise<Record<string, unknown>> {
+    const { value, done } = await this.#lines.next();
+    if (done) throw new Error('direct pipeline exited');
+    return JSON.parse(value as string) as Record<string, unknown>;
+  }
+  async run(pcm: string): Promise<Direct> {
+    this.proc.stdin.write(`${JSON.stringify({ pcm, return_timestamps: true })}\n`);
+    return (await this.next()) as unknown as Direct;
+  }
+}
+
+const ms = (s: number) => Math.round(s * 1000) / 1000;
+let server: RunningServer;
+let direct: DirectPipeline;
+const files = new Converted();
+
+beforeAll(async () => {
+  // Both processes run torch on the same cores, one after the other: OpenMP threads that spin while
+  // idle would steal the other's time (jfk took 17-24 s instead of 7.5 s here). Inherited by both.
+  process.env.OMP_WAIT_POLICY ??= 'PASSIVE';
+  direct = new DirectPipeline();
+  server = await startServer(testConfig(), testLogger().log);
+  await Promise.all([waitForState(server.supervisor, 'ready'), direct.next()]);
+}, 180_000);
+
+afterAll(async () => {
+  direct?.proc.kill();
+  await server?.close();
+  files.remove();
+});
+
+describe('parity with a direct pipeline call', () => {
+  it.each(['jfk.wav', 'fleurs-fr-001.wav', 'longform-en.wav'])('%s: same text and chunk timestamps', async (fixture) => {
+    const pcm = files.pcm(fixture);
+    const duration = statSync(pcm).size / 32_000;
+    const reference = await direct.run(pcm);
+    const res = await postFile(server.url, '/v1/audio/transcriptions', files.file(fixture, 'flac'), { model: 'whisper-1', response_format: 'verbose_json' });
+    const ours = (await res.json()) as { text: string; segments: Array<{ start: number; end: number; text: string }> };
+    expect(ours.text).toBe(reference.text.trim());
+    expect(ours.segments.map((s) => [s.start, s.end, s.text])).toEqual(
+      reference.chunks.map((c) => [ms(c.timestamp[0]), ms(c.timestamp[1] ?? duration), c.text.trim()]),
+    );
+  }, 600_000);
+});
