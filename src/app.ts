@@ -7,6 +7,14 @@ import { healthRoutes, type HealthSource } from './http/health.js';
 import { modelRoutes } from './http/models.js';
 import { transcriptionRoutes } from './http/transcriptions.js';
 import type { Scheduler } from './scheduler/scheduler.js';
+import { cors } from 'hono/cors';
+import { ApiKeys, httpAuth } from './http/auth.js';
+import { demoRoutes } from './http/demo.js';
+import { Limiter, requestLimit } from './http/limits.js';
+import { openApiRoutes } from './http/openapi.js';
+import { prometheusRoutes } from './http/prometheus.js';
+import { accessLog, requestIds } from './http/request-log.js';
+import { Metrics } from './metrics.js';
 
 /** Everything the routes need, passed in (no globals). */
 export interface AppDeps {
@@ -15,11 +23,38 @@ export interface AppDeps {
   /** The one queue in front of the model: every transcription goes through it. */
   scheduler: Scheduler;
   log: Logger;
+  /** Admission limits shared with the WebSocket gate; built from config when absent. */
+  limiter?: Limiter;
+  /** The server's metrics; built from the deps when absent. */
+  metrics?: Metrics;
 }
+
+/** Routes anyone may call with API_KEYS set: the service's identity, health, docs and the demo page. */
+const OPEN_PATHS = /^\/(health|openapi\.json|docs|web\/[\w.-]+)?$/;
 
 /** Build the HTTP application. */
 export function createApp(deps: AppDeps): Hono {
   const app = new Hono();
+  const { config } = deps;
+  const limiter = deps.limiter ?? new Limiter(config);
+  const metrics = deps.metrics ?? new Metrics({
+    sessions: () => limiter.stats().sessions,
+    fileRequests: () => limiter.stats().requests,
+    schedulerQueue: () => deps.scheduler.stats().queued,
+    sidecarQueue: () => deps.sidecar.snapshot().queue_depth,
+    sidecarReady: () => deps.sidecar.snapshot().state === 'ready',
+  });
+  if (config.CORS_ORIGINS) {
+    // Keys travel in the Authorization header, never in cookies: no credentials, so `*` is safe.
+    const origins = config.CORS_ORIGINS === '*' ? '*' : config.CORS_ORIGINS.split(',');
+    app.use('*', cors({ origin: origins, credentials: false, allowHeaders: ['Authorization', 'Content-Type', 'X-Request-Id'], exposeHeaders: ['X-Request-Id'], maxAge: 600 }));
+  }
+  app.use('*', requestIds(), accessLog(deps.log));
+  app.use('*', httpAuth(new ApiKeys(config.API_KEYS), (c) => OPEN_PATHS.test(c.req.path) || c.req.path === '/ws/transcribe'));
+  app.use('/v1/audio/*', requestLimit(limiter));
+  app.route('/', demoRoutes());
+  app.route('/', openApiRoutes());
+  app.route('/', prometheusRoutes(metrics));
   app.route('/', healthRoutes(deps.config, deps.sidecar));
   app.route('/', modelRoutes(deps.config, deps.sidecar));
   const files = {

@@ -30,6 +30,9 @@ export const ERRORS = {
   message_too_large: { http: 413, wsClose: 1009, message: 'A WebSocket message is over the size limit.' },
   session_too_long: { http: 400, wsClose: 1008, message: 'The session has streamed more audio than its length limit.' },
   idle_timeout: { http: 408, wsClose: 1008, message: 'No message arrived within the idle timeout.' },
+  unauthorized: { http: 401, wsClose: 1008, message: 'A valid API key is required.' },
+  too_many_sessions: { http: 503, wsClose: 1013, message: 'The server has its maximum of streaming sessions open; retry later.' },
+  too_many_requests: { http: 429, wsClose: 1013, message: 'This API key has its maximum of concurrent requests and sessions; retry when one ends.' },
 } as const satisfies Record<string, { http: number; wsClose: number | undefined; message: string }>;
 
 /** A stable, machine-readable error code. */

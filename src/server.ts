@@ -9,6 +9,9 @@ import { Supervisor } from './sidecar/supervisor.js';
 import { Scheduler } from './scheduler/scheduler.js';
 import { probeFfmpeg } from './audio/ffmpeg.js';
 import { mountStreaming } from './ws/route.js';
+import { ApiKeys } from './http/auth.js';
+import { Limiter, sessionGate } from './http/limits.js';
+import { Metrics } from './metrics.js';
 
 /** A started server. */
 export interface RunningServer {
@@ -44,9 +47,21 @@ export async function startServer(config: Config, log: Logger, factory?: Sidecar
   const ffmpeg = probeFfmpeg(config.FFMPEG_PATH);
   if (ffmpeg.ok) log.info({ ffmpeg: ffmpeg.version }, 'ffmpeg found');
   else log.error({ reason: ffmpeg.reason }, 'ffmpeg is MISSING: /v1/audio/* will answer 503 ffmpeg_missing; install it (apt-get install ffmpeg) or set FFMPEG_PATH');
-  const scheduler = new Scheduler(supervisor, { maxBatchItems: config.SCHEDULER_MAX_BATCH, maxQueue: config.SCHEDULER_QUEUE_MAX, log: log.child({ component: 'scheduler' }) });
-  const app = createApp({ config, sidecar: supervisor, scheduler, log });
-  const streaming = mountStreaming(app, { config, sidecar: supervisor, scheduler, log: log.child({ component: 'ws' }) });
+  const limiter = new Limiter(config);
+  const metrics: Metrics = new Metrics({
+    sessions: () => limiter.stats().sessions,
+    fileRequests: () => limiter.stats().requests,
+    schedulerQueue: () => scheduler.stats().queued,
+    sidecarQueue: () => supervisor.snapshot().queue_depth,
+    sidecarReady: () => supervisor.state === 'ready',
+  });
+  supervisor.on('state', (state: string, reason: string) => {
+    if (state === 'restarting') metrics.sidecarRestarted(reason);
+  });
+  const scheduler: Scheduler = new Scheduler(metrics.meter(supervisor), { maxBatchItems: config.SCHEDULER_MAX_BATCH, maxQueue: config.SCHEDULER_QUEUE_MAX, log: log.child({ component: 'scheduler' }) });
+  const app = createApp({ config, sidecar: supervisor, scheduler, log, limiter, metrics });
+  const gate = sessionGate(new ApiKeys(config.API_KEYS), limiter);
+  const streaming = mountStreaming(app, { config, sidecar: supervisor, scheduler, log: log.child({ component: 'ws' }), gate });
   const server = await new Promise<ServerType>((resolve) => {
     const s = serve({ fetch: app.fetch, hostname: config.HOST, port: config.PORT }, () => resolve(s));
   });

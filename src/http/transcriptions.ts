@@ -20,7 +20,7 @@ import type { HealthSource } from './health.js';
 const bool = z.enum(['true', 'false']).transform((v) => v === 'true');
 
 /** The form fields, as OpenAI documents them (plus our extensions). */
-const fieldsSchema = z.object({
+export const fieldsSchema = z.object({
   model: z.string().min(1, 'model is required'),
   language: z.string().regex(/^[a-z]{2,3}$/, 'language must be an ISO-639-1 code such as "en"').optional(),
   prompt: z.string().max(2000).optional(),

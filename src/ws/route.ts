@@ -5,7 +5,7 @@
  */
 import type { Server } from 'node:http';
 import { createNodeWebSocket } from '@hono/node-ws';
-import type { Hono } from 'hono';
+import type { Context, Hono } from 'hono';
 import type { WSContext } from 'hono/ws';
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
@@ -17,6 +17,7 @@ import { defaultEndpointing } from '../session/endpointing.js';
 import { Session, type Transcriber } from '../session/session.js';
 import type { ServerFrame, SessionSink } from '../session/types.js';
 import { parseClientText } from './messages.js';
+import { chooseSubprotocol } from './subprotocol.js';
 
 /** The VAD lane and what was loaded; the supervisor provides both. */
 export interface SpeechSource {
@@ -29,6 +30,8 @@ export interface StreamingDeps {
   sidecar: SpeechSource;
   scheduler: Scheduler;
   log: Logger;
+  /** Auth and admission limits (src/http/limits.ts): a slot held until close, or a coded refusal sent as error + close. */
+  gate?: { admit(c: Context): { release(): void } | AppError };
 }
 
 /** What server.ts needs to finish the wiring. */
@@ -47,6 +50,7 @@ export function mountStreaming(app: Hono, deps: StreamingDeps): Streaming {
   // Messages over 4× our limit are refused by the socket layer itself (close 1009, no error frame),
   // so a hostile client cannot make us buffer more than that; smaller ones get our coded error.
   nodeWs.wss.options.maxPayload = deps.config.WS_MAX_MESSAGE_BYTES * 4;
+  nodeWs.wss.options.handleProtocols = chooseSubprotocol;
   const open = new Map<WSContext, Session>();
   const transcriber: Transcriber = {
     decode: (item, timestamps) => deps.scheduler.transcribeWindow(item, timestamps),
@@ -54,13 +58,17 @@ export function mountStreaming(app: Hono, deps: StreamingDeps): Streaming {
   };
   let nextId = 1;
 
-  app.get(STREAM_PATH, nodeWs.upgradeWebSocket(() => {
+  app.get(STREAM_PATH, nodeWs.upgradeWebSocket((c) => {
     const id = nextId++;
-    const log = deps.log.child({ session: id });
+    const log = deps.log.child({ session: id, requestId: c.get('requestId') });
     let session: Session | undefined;
+    let slot: { release(): void } | undefined;
     return {
       onOpen(_event, ws) {
         session = new Session(sinkFor(ws, log), transcriber, sessionOptions(deps, log));
+        const admission = deps.gate?.admit(c);
+        if (admission instanceof AppError) return session.fail(admission);
+        slot = admission;
         open.set(ws, session);
         log.info('session opened');
       },
@@ -85,6 +93,7 @@ export function mountStreaming(app: Hono, deps: StreamingDeps): Streaming {
 
       },
       onClose(event, ws) {
+        slot?.release();
         open.delete(ws);
         session?.closed();
         log.info({ code: event.code }, 'session closed');

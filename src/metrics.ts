@@ -1,0 +1,101 @@
+/**
+ * @module Metric names and instruments (prom-client, one Registry per server: no global state), and
+ * render() in Prometheus text. Counts are read where they live (gauges ask their source at scrape
+ * time); model requests are measured by wrapping the client the scheduler sends through, so the
+ * scheduler and supervisor stay unaware of metrics.
+ */
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/** Live figures read at scrape time. */
+export interface MetricSources {
+  sessions(): number;
+  fileRequests(): number;
+  schedulerQueue(): number;
+  sidecarQueue(): number;
+  sidecarReady(): boolean;
+}
+
+/** What a model request looks like to the meter (structurally a sidecar TranscribeParams). */
+export interface MeteredParams {
+  items: ReadonlyArray<{ audio: Uint8Array }>;
+  /** Set on file requests only. */
+  mode?: unknown;
+}
+
+/** Where the wrapped client's requests come from: stream windows or whole files. */
+export type DecodeKind = 'stream' | 'file';
+
+const PREFIX = 'whisper_';
+const LATENCY_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300];
+const RTF_BUCKETS = [0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 5];
+const BATCH_BUCKETS = [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 64];
+
+/** The server's metrics. */
+export class Metrics {
+  readonly registry = new Registry();
+  readonly #restarts: Counter<'cause'>;
+  readonly #batchItems: Histogram<'kind'>;
+  readonly #decodeSeconds: Histogram<'kind'>;
+  readonly #rtf: Histogram<'kind'>;
+  readonly #audioSeconds: Counter<'kind'>;
+  readonly #failures: Counter<'kind'>;
+
+  constructor(sources: MetricSources) {
+    const registers = [this.registry];
+    const gauge = (name: string, help: string, read: () => number) =>
+      new Gauge({ name: PREFIX + name, help, registers, collect() { this.set(read()); } });
+    gauge('sessions', 'Open WebSocket streaming sessions.', () => sources.sessions());
+    gauge('file_requests_in_progress', 'File transcription requests being served.', () => sources.fileRequests());
+    gauge('scheduler_queue_depth', 'Jobs (stream windows, files) waiting in the scheduler for the model.', () => sources.schedulerQueue());
+    gauge('sidecar_queue_depth', 'Requests waiting in the supervisor for the sidecar (model and VAD lanes).', () => sources.sidecarQueue());
+    gauge('sidecar_up', '1 when the sidecar is ready, else 0.', () => (sources.sidecarReady() ? 1 : 0));
+    this.#restarts = new Counter({ name: `${PREFIX}sidecar_restarts_total`, help: 'Sidecar restarts, by cause.', labelNames: ['cause'], registers });
+    this.#batchItems = new Histogram({ name: `${PREFIX}batch_size`, help: 'Items per model request.', labelNames: ['kind'], buckets: BATCH_BUCKETS, registers });
+    this.#decodeSeconds = new Histogram({ name: `${PREFIX}decode_seconds`, help: 'Wall time of a model request, queueing in the supervisor included.', labelNames: ['kind'], buckets: LATENCY_BUCKETS, registers });
+    this.#rtf = new Histogram({ name: `${PREFIX}real_time_factor`, help: 'Decode seconds per second of audio in a model request (below 1 is faster than real time).', labelNames: ['kind'], buckets: RTF_BUCKETS, registers });
+    this.#audioSeconds = new Counter({ name: `${PREFIX}audio_seconds_total`, help: 'Seconds of audio decoded.', labelNames: ['kind'], registers });
+    this.#failures = new Counter({ name: `${PREFIX}decode_failures_total`, help: 'Model requests that failed.', labelNames: ['kind'], registers });
+  }
+
+  /** Count a sidecar restart; `cause` is the supervisor's reason (exit code, signal, hang, deadline). */
+  sidecarRestarted(cause: string): void {
+    // Causes carry pids and codes; keep the label set small by cutting at the first digit run.
+    this.#restarts.inc({ cause: cause.replace(/\d+/g, 'N').slice(0, 64) });
+  }
+
+  /** Record one finished model request. */
+  decoded(kind: DecodeKind, items: number, audioSeconds: number, wallSeconds: number): void {
+    this.#batchItems.observe({ kind }, items);
+    this.#decodeSeconds.observe({ kind }, wallSeconds);
+    this.#audioSeconds.inc({ kind }, audioSeconds);
+    if (audioSeconds > 0) this.#rtf.observe({ kind }, wallSeconds / audioSeconds);
+  }
+
+  /** Wrap a model client so every request through it is measured. */
+  meter<P extends MeteredParams, R>(client: { transcribe(params: P): Promise<R> }): { transcribe(params: P): Promise<R> } {
+    return {
+      transcribe: async (params) => {
+        const kind: DecodeKind = params.mode === undefined ? 'stream' : 'file';
+        const started = performance.now();
+        try {
+          const result = await client.transcribe(params);
+          const audio = params.items.reduce((s, i) => s + i.audio.byteLength / 32_000, 0);
+          this.decoded(kind, params.items.length, audio, (performance.now() - started) / 1000);
+          return result;
+        } catch (err) {
+          this.#failures.inc({ kind });
+          throw err;
+        }
+      },
+    };
+  }
+
+  /** The Prometheus text exposition. */
+  render(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}
