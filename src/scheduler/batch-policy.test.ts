@@ -10,6 +10,12 @@ describe('nextBatch', () => {
   it('puts stream windows ahead of older file jobs', () => expect(nextBatch([file, stream(), file, stream()], 8)).toEqual([1, 3]));
   it('caps the batch size', () => expect(nextBatch([stream(), stream(), stream()], 2)).toEqual([0, 1]));
   it('batches only windows with the same key', () => expect(nextBatch([stream('a'), stream('b'), stream('a')], 8)).toEqual([0, 2]));
+  it('leads with the oldest flush window and fills up with other windows', () => {
+    const flush: QueuedJob = { priority: 'flush', batchKey: 'ts', alone: false };
+    expect(nextBatch([stream(), file, flush, stream()], 8)).toEqual([0, 2, 3]);
+    expect(nextBatch([stream(), stream(), flush], 1)).toEqual([2]);
+    expect(nextBatch([stream('a'), { ...flush, batchKey: 'b' }], 8)).toEqual([1]);
+  });
   it('sends a job marked alone by itself', () => {
     expect(nextBatch([stream('a', true), stream('a')], 8)).toEqual([0]);
     expect(nextBatch([stream('a'), stream('a', true), stream('a')], 8)).toEqual([0, 2]);

@@ -47,10 +47,13 @@ export class Scheduler {
 
   constructor(private readonly client: ModelClient, private readonly options: SchedulerOptions) {}
 
-  /** A streaming window: batched with other sessions' windows, ahead of file jobs. */
-  transcribeWindow(item: TranscribeItem, returnTimestamps: boolean | 'word'): Promise<ItemResult> {
+  /**
+   * A streaming window: batched with other sessions' windows, ahead of file jobs. `flush` windows
+   * (an utterance end, a session's last decode) go ahead of ordinary re-decodes.
+   */
+  transcribeWindow(item: TranscribeItem, returnTimestamps: boolean | 'word', flush = false): Promise<ItemResult> {
     const batchKey = `ts=${String(returnTimestamps)}`;
-    return this.#enqueue({ items: [item], return_timestamps: returnTimestamps }, 'stream', batchKey).then((r) => r[0]!);
+    return this.#enqueue({ items: [item], return_timestamps: returnTimestamps }, flush ? 'flush' : 'stream', batchKey).then((r) => r[0]!);
   }
 
   /** A whole request (a file): sent as it is, on its own, after any waiting stream windows. */

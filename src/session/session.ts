@@ -29,7 +29,8 @@ import type { ClientConfig, FinalFrame, InterimFrame, SessionSink } from './type
 
 /** The model side a session needs; route.ts builds it from the scheduler and the VAD lane. */
 export interface Transcriber {
-  decode(item: TranscribeItem, timestamps: true | 'word'): Promise<ItemResult>;
+  /** `flush`: the decode commits an utterance or ends the session, so it goes ahead of re-decodes. */
+  decode(item: TranscribeItem, timestamps: true | 'word', flush: boolean): Promise<ItemResult>;
   /** Speech probability per 512-sample frame of 16 kHz s16le audio. */
   vad(audio: Uint8Array): Promise<Float32Array>;
 }
@@ -48,9 +49,9 @@ export interface SessionOptions {
 export type SessionState = 'open' | 'streaming' | 'draining' | 'closed';
 
 /** Frames of context the VAD re-reads before new audio (it starts fresh on every call). */
-const VAD_CONTEXT_FRAMES = 16;
-/** New frames (256 ms) worth a VAD call while streaming. */
-const VAD_MIN_FRAMES = 8;
+const VAD_CONTEXT_FRAMES = 8;
+/** New frames (512 ms) worth a VAD call while streaming. */
+const VAD_MIN_FRAMES = 16;
 /** Audio kept before detected speech, and after an utterance end. */
 const PREROLL_S = 0.5;
 const ENDPOINT_PAD_S = 0.3;
@@ -277,7 +278,7 @@ export class Session {
     this.#decodeBusy = true;
     this.#decodes += 1;
     const started = Date.now();
-    this.model.decode(item, this.#words ? 'word' : true).then((result) => {
+    this.model.decode(item, this.#words ? 'word' : true, mode !== 'agree').then((result) => {
       this.#decodeBusy = false;
       if (this.#state === 'closed') return;
       this.options.log.debug({ mode, window_s: toSeconds(until - start), ms: Date.now() - started, text: result.text }, 'decoded');

@@ -53,7 +53,7 @@ export function mountStreaming(app: Hono, deps: StreamingDeps): Streaming {
   nodeWs.wss.options.handleProtocols = chooseSubprotocol;
   const open = new Map<WSContext, Session>();
   const transcriber: Transcriber = {
-    decode: (item, timestamps) => deps.scheduler.transcribeWindow(item, timestamps),
+    decode: (item, timestamps, flush) => deps.scheduler.transcribeWindow(item, timestamps, flush),
     vad: (audio) => deps.sidecar.vad({ items: [{ audio }] }).then((r) => float32LeToArray(r[0]!.probs)),
   };
   let nextId = 1;
