@@ -4,7 +4,8 @@
 class PcmWorklet extends AudioWorkletProcessor {
   constructor() {
     super();
-    this.chunk = new Int16Array(Math.round(sampleRate / 10));
+    this.size = Math.round(sampleRate / 10);
+    this.chunk = new Int16Array(this.size);
     this.filled = 0;
   }
 
@@ -14,9 +15,10 @@ class PcmWorklet extends AudioWorkletProcessor {
     for (let i = 0; i < channel.length; i++) {
       const s = Math.max(-1, Math.min(1, channel[i]));
       this.chunk[this.filled++] = s < 0 ? s * 0x8000 : s * 0x7fff;
-      if (this.filled === this.chunk.length) {
+      if (this.filled === this.size) {
+        // Transferring detaches the buffer (its length becomes 0): start a new one of the set size.
         this.port.postMessage(this.chunk.buffer, [this.chunk.buffer]);
-        this.chunk = new Int16Array(this.chunk.length);
+        this.chunk = new Int16Array(this.size);
         this.filled = 0;
       }
     }
