@@ -15,6 +15,10 @@ export default defineConfig({
           fileParallelism: false,
         },
       },
+      // Long reliability runs (chaos, fuzz, load, soak): only with STRESS=1 (`npm run test:stress`), never in `npm test`.
+      ...(process.env.STRESS === '1'
+        ? [{ test: { name: 'stress', include: ['test/stress/**/*.test.ts'], testTimeout: 1_200_000, hookTimeout: 300_000, fileParallelism: false } }]
+        : []),
     ],
   },
 });

@@ -43,6 +43,8 @@ export interface Streaming {
 }
 
 export const STREAM_PATH = '/ws/transcribe';
+/** How long a client gets to answer our close frame before its socket is destroyed. */
+export const CLOSE_GRACE_MS = 2_000;
 
 /** Add /ws/transcribe to `app`. */
 export function mountStreaming(app: Hono, deps: StreamingDeps): Streaming {
@@ -50,6 +52,11 @@ export function mountStreaming(app: Hono, deps: StreamingDeps): Streaming {
   // Messages over 4× our limit are refused by the socket layer itself (close 1009, no error frame),
   // so a hostile client cannot make us buffer more than that; smaller ones get our coded error.
   nodeWs.wss.options.maxPayload = deps.config.WS_MAX_MESSAGE_BYTES * 4;
+  // After we close, a client that never answers the close (it stopped reading, or stalled in the
+  // middle of a frame) is cut off after CLOSE_GRACE_MS instead of ws's default 30 s, so its session
+  // and buffers are freed soon after the idle timeout (test/integration/ws-slow-clients.test.ts).
+  // (the pinned ws 8.23 reads closeTimeout from the server options; @types/ws does not list it.)
+  (nodeWs.wss.options as { closeTimeout?: number }).closeTimeout = CLOSE_GRACE_MS;
   nodeWs.wss.options.handleProtocols = chooseSubprotocol;
   const open = new Map<WSContext, Session>();
   const transcriber: Transcriber = {
