@@ -21,9 +21,10 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 python3-venv python3-dev build-essential git \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
-COPY sidecar/requirements-cuda.txt sidecar/requirements-flash-attn.txt sidecar/
+COPY sidecar/requirements-cuda.txt sidecar/requirements-flash-attn.txt sidecar/requirements-diarize.txt sidecar/
 RUN python3 -m venv sidecar/.venv \
- && sidecar/.venv/bin/pip install -r sidecar/requirements-cuda.txt
+ && sidecar/.venv/bin/pip install -r sidecar/requirements-cuda.txt \
+ && sidecar/.venv/bin/pip install --no-deps -r sidecar/requirements-diarize.txt
 # flash-attn compiles against the torch installed above, so no build isolation; its build
 # tools are pinned here. MAX_JOBS bounds the compiler's memory (about 4 GB per job).
 ARG MAX_JOBS=4

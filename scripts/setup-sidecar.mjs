@@ -38,12 +38,15 @@ if (!existsSync(python)) {
 }
 
 const stamp = path.join(venv, '.requirements.sha256');
-const digest = createHash('sha256').update(flavour).update(readFileSync(requirements)).digest('hex');
+// Speaker diarization's encoder wheel goes in with --no-deps (see the file for why).
+const diarizeRequirements = path.join(sidecar, 'requirements-diarize.txt');
+const digest = createHash('sha256').update(flavour).update(readFileSync(requirements)).update(readFileSync(diarizeRequirements)).digest('hex');
 if (existsSync(stamp) && readFileSync(stamp, 'utf8').trim() === digest) {
   say(`sidecar requirements (${flavour}) already installed`);
 } else {
   say(`installing sidecar requirements from ${path.relative(root, requirements)}`);
   run(python, ['-m', 'pip', 'install', '--disable-pip-version-check', '-r', requirements]);
+  run(python, ['-m', 'pip', 'install', '--disable-pip-version-check', '--no-deps', '-r', diarizeRequirements]);
   writeFileSync(stamp, `${digest}\n`);
 }
 

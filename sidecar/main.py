@@ -82,7 +82,12 @@ def main() -> int:
         log.exception("voice activity model failed to load")
         writer.send(protocol.error(None, "model_load_failed", f"vad: {type(exc).__name__}: {exc}"[:1000]))
         return 3
-    writer.send(protocol.ready(loaded.describe(), os.getpid()))
+    import diarize
+
+    diarization = diarize.choose()
+    log.info("diarization backend: %s (%s)", diarization.backend, diarization.reason)
+    writer.send(protocol.ready({**loaded.describe(), "diarization": {
+        "backend": diarization.backend, "reason": diarization.reason, "model": diarization.model}}, os.getpid()))
     return _serve(Service(loaded, writer, vad), writer, max_bytes)
 
 

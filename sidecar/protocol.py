@@ -37,6 +37,8 @@ class TranscribeRequest:
     mode: Optional[str] = None
     progress: bool = False
     temperature: float = 0.0
+    # File requests only: {num_speakers?, min_speakers?, max_speakers?} asks for speaker turns (diarize.py).
+    diarize: Optional[dict] = None
 
 
 def request_id(message: dict) -> Optional[int]:
@@ -88,7 +90,38 @@ def parse_transcribe(message: dict) -> TranscribeRequest:
     if not isinstance(temperature, (int, float)) or isinstance(temperature, bool) or not 0 <= temperature <= 1:
         raise ProtocolError("bad_request", "temperature must be a number from 0 to 1", rid)
     return TranscribeRequest(rid, [_item(raw, rid, i) for i, raw in enumerate(items)], timestamps,
-                             mode, bool(message.get("progress")), float(temperature))
+                             mode, bool(message.get("progress")), float(temperature),
+                             parse_diarize(message.get("diarize"), rid, mode))
+
+
+SPEAKER_FIELDS = ("num_speakers", "min_speakers", "max_speakers")
+
+
+def parse_diarize(raw: Any, rid: int, mode: Optional[str]) -> Optional[dict]:
+    """A file request's `diarize`: absent/false, true, or a map of speaker-count hints (1..32)."""
+    if raw is None or raw is False:
+        return None
+    if mode is None:
+        raise ProtocolError("bad_request", "diarize is for file requests (with a mode)", rid)
+    raw = {} if raw is True else raw
+    if not isinstance(raw, dict) or set(raw) - set(SPEAKER_FIELDS):
+        raise ProtocolError("bad_request", f"diarize must be true or a map of {SPEAKER_FIELDS}", rid)
+    out = {}
+    for key in SPEAKER_FIELDS:
+        value = raw.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 32:
+            raise ProtocolError("bad_request", f"diarize.{key} must be an integer 1..32", rid)
+        out[key] = value
+    if out.get("min_speakers", 1) > out.get("max_speakers", 32):
+        raise ProtocolError("bad_request", "diarize.min_speakers is over max_speakers", rid)
+    return out
+
+
+def speaker_turns(turns: list) -> list[dict]:
+    """Turns (diarize.Turn) as result fields: [{start, end, speaker}], speaker an index from 0."""
+    return [{"start": t.start, "end": t.end, "speaker": t.speaker} for t in turns]
 
 
 @dataclass

@@ -17,6 +17,7 @@ from typing import BinaryIO, Callable
 
 import torch
 
+import diarize
 import files
 import framing
 import model as model_module
@@ -56,6 +57,8 @@ class Service:
         self._writer = writer
         self._vad = vad
         self._exit = exit_process
+        # Speaker turns for file requests that ask (diarize.py); the backend loads on first use.
+        self._diarizer = diarize.Diarizer(vad)
         self._work: "queue.Queue[protocol.TranscribeRequest | None]" = queue.Queue()
         self._vad_work: "queue.Queue[protocol.VadRequest | None]" = queue.Queue()
         self._worker = threading.Thread(target=self._run_worker, name="model-worker", daemon=True)
@@ -115,9 +118,15 @@ class Service:
         def report(done_s: float, total_s: float, text: str) -> None:
             self._writer.send(protocol.progress(request.id, done_s, total_s, text))
 
-        return [files.transcribe_file(self._loaded, self._vad, item, request.return_timestamps, request.mode,
-                                      report if request.progress else None, request.temperature)
-                for item in request.items]
+        results = [files.transcribe_file(self._loaded, self._vad, item, request.return_timestamps, request.mode,
+                                         report if request.progress else None, request.temperature)
+                   for item in request.items]
+        if request.diarize is not None:
+            hints = request.diarize
+            for item, result in zip(request.items, results):
+                result["speakers"] = protocol.speaker_turns(self._diarizer.diarize(
+                    item.audio, hints.get("num_speakers"), hints.get("min_speakers"), hints.get("max_speakers")))
+        return results
 
     def _transcribe(self, request: protocol.TranscribeRequest) -> None:
         started = time.perf_counter()
