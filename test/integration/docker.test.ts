@@ -139,7 +139,7 @@ describe('the image CMD, started outside Docker', () => {
     const port = await freePort();
     // The image's ENV, on this CPU host: DEVICE=cpu and the embedded model instead of large-v3.
     const { MODEL_ID: _gpuDefault, ...fromImage } = imageEnv();
-    const env = { ...process.env, ...fromImage, DEVICE: 'cpu', PORT: String(port), HOST: '127.0.0.1', HF_HOME: mkdtempSync(path.join(tmpdir(), 'hf-')), HF_HUB_OFFLINE: '1' };
+    const env: NodeJS.ProcessEnv = { ...process.env, ...fromImage, DEVICE: 'cpu', PORT: String(port), HOST: '127.0.0.1', HF_HOME: mkdtempSync(path.join(tmpdir(), 'hf-')), HF_HUB_OFFLINE: '1' };
     delete env.MODEL_ID;
     const [file, ...args] = execForm(runtime.find((i) => i.op === 'CMD')!.args);
     const child = spawn(file!, args, { cwd: ROOT_DIR, env, stdio: ['ignore', 'pipe', 'pipe'] });
