@@ -72,6 +72,9 @@ export function mountStreaming(app: Hono, deps: StreamingDeps): Streaming {
     let slot: { release(): void } | undefined;
     return {
       onOpen(_event, ws) {
+        // Not an onError handler: @hono/node-ws builds an ErrorEvent for it, a global Node 20 lacks,
+        // so every client protocol error printed a ReferenceError (found by test/integration/fuzz-quick.test.ts).
+        (ws.raw as { on?(event: 'error', fn: (err: Error) => void): void } | undefined)?.on?.('error', (err) => log.info({ err: err.message }, 'client protocol error'));
         session = new Session(sinkFor(ws, log), transcriber, sessionOptions(deps, log));
         const admission = deps.gate?.admit(c);
         if (admission instanceof AppError) return session.fail(admission);
@@ -105,10 +108,10 @@ export function mountStreaming(app: Hono, deps: StreamingDeps): Streaming {
         session?.closed();
         log.info({ code: event.code }, 'session closed');
       },
-      onError(event) {
-        log.warn({ err: (event as ErrorEvent).error }, 'socket error');
-      },
     };
+  }, {
+    // A handler that throws is ours to log (@hono/node-ws would print it with console.error).
+    onError: (err) => deps.log.error({ err }, 'WebSocket handler threw'),
   }));
 
   return {
