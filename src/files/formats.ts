@@ -6,7 +6,7 @@
  */
 import type { Chunk } from '../sidecar/protocol.js';
 
-export const RESPONSE_FORMATS = ['json', 'text', 'srt', 'vtt', 'verbose_json'] as const;
+export const RESPONSE_FORMATS = ['json', 'text', 'srt', 'vtt', 'verbose_json', 'diarized_json'] as const;
 export type ResponseFormat = (typeof RESPONSE_FORMATS)[number];
 
 /** One timed span of text on the file's clock, in seconds. */
@@ -15,11 +15,14 @@ export interface Segment {
   start: number;
   end: number;
   text: string;
+  /** Speaker label ("A", "B", ...) when diarization was asked for (speakers.ts). */
+  speaker?: string;
 }
 export interface Word {
   word: string;
   start: number;
   end: number;
+  speaker?: string;
 }
 
 /** What a file job produced, before formatting. */
@@ -95,10 +98,15 @@ export function formatTranscript(t: FileTranscript, format: ResponseFormat, gran
     case 'verbose_json': {
       const body: Record<string, unknown> = { task: t.task, language: t.language, duration: round(t.duration), text: t.text };
       if (granularities.length === 0 || granularities.includes('segment')) {
-        body.segments = t.segments.map((s) => ({ id: s.id, seek: 0, start: s.start, end: s.end, text: s.text, tokens: [], temperature: 0 }));
+        body.segments = t.segments.map((s) => ({ id: s.id, seek: 0, start: s.start, end: s.end, text: s.text, tokens: [], temperature: 0, ...(s.speaker !== undefined ? { speaker: s.speaker } : {}) }));
       }
       if (t.words && granularities.includes('word')) body.words = t.words;
       return { body: JSON.stringify(body), contentType: 'application/json' };
+    }
+    case 'diarized_json': {
+      // OpenAI's diarized_json: segments with type, id, speaker, start, end and text.
+      const segments = t.segments.map((s) => ({ type: 'transcript.text.segment', id: `seg_${s.id}`, start: s.start, end: s.end, text: s.text, speaker: s.speaker ?? null }));
+      return { body: JSON.stringify({ task: t.task, duration: round(t.duration), text: t.text, segments }), contentType: 'application/json' };
     }
   }
 }

@@ -6,8 +6,9 @@
  */
 import { decodeToPcm, type DecodeOptions } from '../audio/ffmpeg.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
-import type { LongFormMode, Progress } from '../sidecar/protocol.js';
+import type { DiarizeHints, LongFormMode, Progress } from '../sidecar/protocol.js';
 import { segmentsFromWords, timedChunks, type FileTranscript, type Word } from './formats.js';
+import { assignSpeakers, segmentsBySpeaker } from './speakers.js';
 
 /** Bytes of 16 kHz mono s16le per second. */
 const PCM_BYTES_PER_SECOND = 32_000;
@@ -25,6 +26,8 @@ export interface FileJobRequest {
   mode: LongFormMode;
   /** Word timestamps (verbose_json with timestamp_granularities[]=word). */
   words: boolean;
+  /** Speaker labels on segments and words (diarize=true); the decode then always has word timestamps. */
+  diarize?: DiarizeHints;
   onProgress?: (progress: Progress) => void;
 }
 
@@ -39,13 +42,21 @@ export async function transcribePcm(deps: FileJobDeps, pcm: Buffer, req: FileJob
   const duration = pcm.length / PCM_BYTES_PER_SECOND;
   const [result] = await deps.scheduler.transcribeFile({
     items: [{ audio: pcm, language: req.language ?? null, task: req.task, prompt: req.prompt ?? null }],
-    return_timestamps: req.words ? 'word' : true,
+    return_timestamps: req.words || req.diarize ? 'word' : true,
     mode: req.mode,
+    diarize: req.diarize,
     temperature: req.temperature,
     onProgress: req.onProgress,
   });
   const spans = timedChunks(result!.chunks, duration);
   const base = { task: req.task, text: result!.text.trim(), language: result!.language, duration };
+  if (req.diarize) {
+    // Words carry their speaker; segments are cut where the speaker changes (speakers.ts).
+    const turns = result!.speakers ?? [];
+    const raw = assignSpeakers(spans.map((s) => ({ word: s.text, start: s.start, end: s.end })), turns);
+    const segments = segmentsBySpeaker(raw);
+    return { ...base, segments, ...(req.words ? { words: raw.map((w) => ({ ...w, word: w.word.trim() })) } : {}) };
+  }
   if (!req.words) return { ...base, segments: spans.map((s, id) => ({ id, start: s.start, end: s.end, text: s.text.trim() })) };
   const words: Word[] = spans.map((s) => ({ word: s.text.trim(), start: s.start, end: s.end }));
   // Segments from the word run keep their spacing: rebuild them from the raw chunk texts.

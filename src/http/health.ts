@@ -25,6 +25,8 @@ export function healthRoutes(config: Config, sidecar: HealthSource): Hono {
       model: config.MODEL_ID,
       device: snap.loaded?.device ?? config.DEVICE,
       model_reason: config.modelReason,
+      // Which speaker-diarization backend runs and why (sidecar/diarize.py); null until ready.
+      diarization: snap.loaded?.diarization ?? null,
       sidecar: describe(snap),
     });
   });

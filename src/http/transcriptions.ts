@@ -30,6 +30,11 @@ export const fieldsSchema = z.object({
   mode: z.enum(['pipeline', 'sequential', 'vad']).optional(),
   vad: bool.optional(),
   stream: bool.default(false),
+  // Speaker labels (docs/files.md): diarize=true, or response_format=diarized_json; optional count hints.
+  diarize: bool.optional(),
+  num_speakers: z.coerce.number().int().min(1).max(32).optional(),
+  min_speakers: z.coerce.number().int().min(1).max(32).optional(),
+  max_speakers: z.coerce.number().int().min(1).max(32).optional(),
 });
 
 export interface TranscriptionDeps {
@@ -68,6 +73,12 @@ async function readForm(c: Context, languages: readonly string[]) {
   if (fields.timestamp_granularities.length > 0 && fields.response_format !== 'verbose_json') {
     throw new AppError('invalid_request', 'timestamp_granularities needs response_format verbose_json');
   }
+  if (fields.stream && (fields.diarize || fields.response_format === 'diarized_json')) {
+    throw new AppError('invalid_request', 'diarize does not work with stream=true');
+  }
+  if ((fields.min_speakers ?? 1) > (fields.max_speakers ?? 32)) {
+    throw new AppError('invalid_request', 'min_speakers is over max_speakers');
+  }
   if (fields.stream && !['json', 'text'].includes(fields.response_format)) {
     throw new AppError('invalid_request', 'stream=true works with response_format json or text');
   }
@@ -87,6 +98,9 @@ function handler(task: FileJobRequest['task'], deps: TranscriptionDeps) {
       temperature: fields.temperature,
       mode: fields.mode ?? (fields.vad ? 'vad' : deps.config.FILE_LONGFORM_MODE),
       words: fields.timestamp_granularities.includes('word'),
+      diarize: fields.diarize || fields.response_format === 'diarized_json'
+        ? Object.fromEntries(Object.entries({ num_speakers: fields.num_speakers, min_speakers: fields.min_speakers, max_speakers: fields.max_speakers }).filter(([, v]) => v !== undefined))
+        : undefined,
     };
     if (!fields.stream) {
       const transcript = await transcribePcm(deps.files, pcm, request);

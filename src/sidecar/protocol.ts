@@ -13,11 +13,16 @@ export const chunkSchema = z.object({
 });
 export type Chunk = z.infer<typeof chunkSchema>;
 
+/** Who spoke when (file requests with `diarize`): turns in seconds, speakers numbered from 0 by first appearance. */
+export const speakerTurnSchema = z.object({ start: z.number(), end: z.number(), speaker: z.number().int().min(0) });
+export type SpeakerTurn = z.infer<typeof speakerTurnSchema>;
+
 /** The transcript of one item, as the transformers pipeline returned it. */
 export const itemResultSchema = z.object({
   text: z.string(),
   chunks: z.array(chunkSchema),
   language: z.string().nullable(),
+  speakers: z.array(speakerTurnSchema).optional(),
 });
 export type ItemResult = z.infer<typeof itemResultSchema>;
 
@@ -47,6 +52,8 @@ export const readySchema = z.object({
     max_new_tokens: z.number().int(),
   }),
   versions: z.record(z.string(), z.string()),
+  /** Which diarization backend the sidecar will use, and why (sidecar/diarize.py). */
+  diarization: z.object({ backend: z.string(), reason: z.string(), model: z.string().nullable() }).optional(),
 });
 export type ReadyInfo = z.infer<typeof readySchema>;
 
@@ -79,6 +86,13 @@ export interface TranscribeItem {
 /** How a file request decodes long audio (sidecar/files.py); absent for stream windows. */
 export type LongFormMode = 'pipeline' | 'sequential' | 'vad';
 
+/** Speaker-count hints for diarization (each 1..32); none: the count is found. */
+export interface DiarizeHints {
+  num_speakers?: number;
+  min_speakers?: number;
+  max_speakers?: number;
+}
+
 /** Parameters of a transcribe request: one item or a batch. */
 export interface TranscribeParams {
   items: TranscribeItem[];
@@ -87,6 +101,8 @@ export interface TranscribeParams {
   mode?: LongFormMode;
   /** File requests: sampling temperature (0: greedy, the pipeline's default). */
   temperature?: number;
+  /** File requests: speaker turns too (`speakers` on each item), with optional speaker-count hints. */
+  diarize?: DiarizeHints;
   /** File requests: called for each progress frame (the frame then asks for them). Never sent. */
   onProgress?: (progress: Progress) => void;
 }
@@ -98,6 +114,7 @@ export function transcribeFrame(id: number, params: TranscribeParams): Record<st
   if (params.mode !== undefined) frame.mode = params.mode;
   if (params.temperature) frame.temperature = params.temperature;
   if (params.onProgress) frame.progress = true;
+  if (params.diarize) frame.diarize = params.diarize;
   return frame;
 }
 
