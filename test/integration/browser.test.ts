@@ -80,6 +80,18 @@ describe.skipIf(!existsSync(CHROMIUM))('browser demo (Chromium headless, fake mi
     await page.close();
   });
 
+  it('renders the API docs page from /openapi.json', async () => {
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(`${server.url}/docs`);
+    await page.waitForSelector('#paths section');
+    const headings = await page.$$eval('#paths h2', (hs) => hs.map((h) => h.textContent));
+    expect(headings).toContain('post/v1/audio/transcriptions');
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
   it('uploads a file through the page and shows its transcript', async () => {
     const page = await browser.newPage();
     await page.goto(`${server.url}/`);

@@ -9,6 +9,7 @@ import path from 'node:path';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '../../src/server.js';
+import { RESPONSE_FORMATS } from '../../src/files/formats.js';
 import { healthSchema, modelListSchema, rootSchema, transcriptionVerboseSchema } from '../../src/http/openapi.js';
 import { AUDIO_DIR, manifest, readWavPcm } from '../helpers/audio.js';
 import { testConfig, testLogger, waitForState, type LogCapture } from '../helpers/server.js';
@@ -179,7 +180,8 @@ describe('OpenAPI', () => {
     const op = doc.paths['/v1/audio/transcriptions'].post;
     const form = op.requestBody.content['multipart/form-data'].schema;
     expect(form.required).toEqual(expect.arrayContaining(['file', 'model']));
-    expect(form.properties.response_format.enum).toEqual(['json', 'text', 'srt', 'vtt', 'verbose_json']);
+    expect(form.properties.response_format.enum).toEqual([...RESPONSE_FORMATS]);
+    expect(form.properties.response_format.enum).toContain('verbose_json');
     expect(form.properties.stream.enum).toEqual(['true', 'false']);
     expect(Object.keys(doc.components.schemas)).toEqual(expect.arrayContaining(['Error', 'TranscriptionVerbose', 'TranscriptEvent']));
     expect(doc.components.schemas.Error.properties.error.properties.code.enum).toContain('unauthorized');
