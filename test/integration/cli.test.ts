@@ -20,7 +20,7 @@ const transcript = (file: string) => manifest().find((f) => f.file === file)!.tr
 let server: RunningServer;
 
 beforeAll(async () => {
-  // BATCH_SIZE=1: each 30 s chunk of a file is its own forward pass, so a 33 s file gives progress events.
+  // BATCH_SIZE=1: each speech region of a vad-mode file is its own forward pass and progress event.
   server = await startServer(testConfig({ API_KEYS: KEY, BATCH_SIZE: '1' }), testLogger().log);
   await waitForState(server.supervisor, 'ready');
 });
@@ -42,11 +42,12 @@ function stt(args: string[], stdin?: Buffer): Promise<{ code: number | null; std
 
 describe('stt CLI', () => {
   it('transcribe FILE: progress lines on stderr up to 100 %, the transcript on stdout', async () => {
-    // 36 s: three recordings joined with 1 s pauses (as longform-en.wav), so the pipeline decodes two chunks.
-    const parts = ['jfk.wav', 'fleurs-en-002.wav', 'fleurs-en-000.wav'];
+    // Two recordings with a 1 s pause: two speech regions, so (BATCH_SIZE=1) two progress events.
+    const parts = ['ls-6930-75918-0000.wav', 'ls-7902-96591-0000.wav'];
     const joined = path.join(mkdtempSync(path.join(tmpdir(), 'stt-')), 'joined.flac');
     execFileSync('ffmpeg', ['-v', 'error', '-y', ...parts.flatMap((p) => ['-i', path.join(AUDIO_DIR, p)]), '-filter_complex', `${parts.map((_, i) => `[${i}]apad=pad_dur=1[p${i}];`).join('')}${parts.map((_, i) => `[p${i}]`).join('')}concat=n=${parts.length}:v=0:a=1`, joined]);
-    // vad mode: the default pipeline mode drops and repeats words around this file's chunk boundary (whisper-base).
+    // vad mode: its progress comes per speech region. (On a 36 s file of three recordings the default
+    // pipeline mode dropped and repeated words around the chunk boundary with whisper-base.)
     const res = await stt(['transcribe', joined, '--mode', 'vad']);
     expect(res.code, res.stderr).toBe(0);
     expect(wer(parts.map(transcript).join(' '), res.stdout), res.stdout).toBeLessThanOrEqual(0.25);
