@@ -15,6 +15,7 @@ import { openApiRoutes } from './http/openapi.js';
 import { prometheusRoutes } from './http/prometheus.js';
 import { accessLog, requestIds } from './http/request-log.js';
 import { Metrics } from './metrics.js';
+import { STREAM_PATH } from './ws/route.js';
 
 /** Everything the routes need, passed in (no globals). */
 export interface AppDeps {
@@ -50,7 +51,8 @@ export function createApp(deps: AppDeps): Hono {
     app.use('*', cors({ origin: origins, credentials: false, allowHeaders: ['Authorization', 'Content-Type', 'X-Request-Id'], exposeHeaders: ['X-Request-Id'], maxAge: 600 }));
   }
   app.use('*', requestIds(), accessLog(deps.log));
-  app.use('*', httpAuth(new ApiKeys(config.API_KEYS), (c) => OPEN_PATHS.test(c.req.path) || c.req.path === '/ws/transcribe'));
+  // The WebSocket path checks its key in the session gate (header, subprotocol or ?token=), so a browser gets close 1008 with a reason.
+  app.use('*', httpAuth(new ApiKeys(config.API_KEYS), (c) => OPEN_PATHS.test(c.req.path) || c.req.path === STREAM_PATH));
   app.use('/v1/audio/*', requestLimit(limiter));
   app.route('/', demoRoutes());
   app.route('/', openApiRoutes());

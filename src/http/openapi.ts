@@ -108,9 +108,12 @@ export function openApiDocument(version: string): Record<string, unknown> {
 /** GET /openapi.json and GET /docs. */
 export function openApiRoutes(): Hono {
   const app = new Hono();
-  const { version } = JSON.parse(readFileSync(path.join(ROOT_DIR, 'package.json'), 'utf8')) as { version: string };
-  const doc = openApiDocument(version);
-  app.get('/openapi.json', (c) => c.json(doc));
+  let doc: Record<string, unknown> | undefined;
+  app.get('/openapi.json', (c) => {
+    // Built on first use: createApp does no I/O.
+    doc ??= openApiDocument((JSON.parse(readFileSync(path.join(ROOT_DIR, 'package.json'), 'utf8')) as { version: string }).version);
+    return c.json(doc);
+  });
   app.get('/docs', async (c) => c.html(await readWebAsset('docs.html')));
   return app;
 }
