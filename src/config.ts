@@ -18,6 +18,8 @@ const ms = int(1, 24 * 3600 * 1000);
 export const envSchema = z.object({
   MODEL_ID: z.string().min(1).optional(),
   MODEL_REVISION: z.string().min(1).optional(),
+  /** A pyannote diarization pipeline (local directory, or hub id with HF_TOKEN); unset: the offline Resemblyzer backend. */
+  DIARIZATION_MODEL: z.string().min(1).optional(),
   DEVICE: z.string().regex(/^(auto|cpu|cuda(:\d+)?)$/, 'expected auto, cpu, cuda or cuda:N').default('auto'),
   HOST: z.string().min(1).default('0.0.0.0'),
   PORT: int(0, 65535).default(8000),

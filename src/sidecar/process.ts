@@ -79,6 +79,7 @@ export function realSidecarCommand(config: {
   SIDECAR_PYTHON: string;
   MODEL_ID: string;
   MODEL_REVISION?: string | undefined;
+  DIARIZATION_MODEL?: string | undefined;
   DEVICE: string;
   CHUNK_LENGTH_S: number;
   BATCH_SIZE: number;
@@ -97,5 +98,6 @@ export function realSidecarCommand(config: {
     TOKENIZERS_PARALLELISM: 'false',
   };
   if (config.MODEL_REVISION) env.MODEL_REVISION = config.MODEL_REVISION;
+  if (config.DIARIZATION_MODEL) env.DIARIZATION_MODEL = config.DIARIZATION_MODEL;
   return { file: config.SIDECAR_PYTHON, args: [path.join(rootDir, 'sidecar', 'main.py')], env, cwd: path.join(rootDir, 'sidecar') };
 }
