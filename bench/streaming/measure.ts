@@ -7,6 +7,8 @@ export interface Track {
   finalText: string;
   finalLatencyMs: number;
   intervals: number[];
+  /** Model calls the session made (the baseline: one per chunk). */
+  decodes: number;
   lags: number[];
   errors: string[];
 }

@@ -5,7 +5,7 @@
  * `end`, streamed vs offline WER, the update interval sessions settled on, and the sidecar's busy
  * fraction — beside a baseline that decodes independent 1-second chunks as the brief's server does.
  *
- *   npm run bench:streaming -- [--k 1,2,4] [--out bench/results/streaming-<host>.json]
+ *   npm run bench:streaming -- [--k 1,2,4] [--modes streaming,baseline] [--baseline-cap-s 60] [--out FILE]
  */
 import { writeFileSync, mkdirSync } from 'node:fs';
 import os from 'node:os';
@@ -24,6 +24,7 @@ const arg = (name: string, fallback: string) => {
   return i === -1 ? fallback : args[i + 1]!;
 };
 const KS = arg('k', '1,2,4').split(',').map(Number);
+const MODES = arg('modes', 'streaming,baseline').split(',') as Array<'streaming' | 'baseline'>;
 const OUT = arg('out', path.join(ROOT_DIR, 'bench', 'results', `streaming-${os.hostname()}.json`));
 /** Audio per message: 100 ms, as a browser microphone client sends it. */
 const CHUNK_MS = 100;
@@ -91,6 +92,7 @@ async function streamClient(url: string, clip: Clip): Promise<Track> {
     finalText: String(r.final?.text ?? ''),
     finalLatencyMs: r.final ? (r.final.at as number) - endAt : NaN,
     intervals: r.interims.map((m) => Number(m.interval_s)).filter((x) => x > 0),
+    decodes: Number(r.final?.decodes ?? 0),
     lags: r.interims.map((m) => Number(m.lag_s)),
     errors: r.errors.map((e) => String(e.code)),
   };
@@ -118,7 +120,7 @@ async function baselineClient(server: RunningServer, clip: Clip): Promise<Track>
   const done = await Promise.race([all, sleep(Math.max(0, endAt + BASELINE_CAP_S * 1000 - Date.now())).then(() => false)]);
   const finalText = Array.from({ length: texts.length }, (_, i) => texts[i] ?? '').filter(Boolean).join(' ');
   const finalLatencyMs = done ? Date.now() - endAt : NaN;
-  return { commits: [...commits, { at: Date.now() - started, words: words(finalText) }], finalText, finalLatencyMs, intervals: [1], lags: [], errors: done ? [] : ['censored'] };
+  return { commits: [...commits, { at: Date.now() - started, words: words(finalText) }], finalText, finalLatencyMs, intervals: [1], decodes: texts.length, lags: [], errors: done ? [] : ['censored'] };
 }
 
 function summarise(clips: Clip[], tracks: Track[], wallMs: number, busyMs: number) {
@@ -140,7 +142,10 @@ function summarise(clips: Clip[], tracks: Track[], wallMs: number, busyMs: numbe
     wer_offline_mean: r3(mean(offlineWer)),
     wer_streamed: streamWer.map(r3),
     wer_offline: offlineWer.map(r3),
+    // Interims only go out while audio flows, so this samples the interval during the stream;
+    // audio_s_per_decode counts every decode the session made, the drain after `end` included.
     update_interval_mean_s: r3(mean(intervals)),
+    audio_s_per_decode: r3(mean(tracks.map((t, i) => clips[i]!.seconds / Math.max(1, t.decodes)))),
     update_interval_p95_s: r3(percentile(intervals, 95)),
     lag_p95_s: r3(percentile(tracks.flatMap((t) => t.lags), 95)),
     sidecar_busy_fraction: r3(busyMs / wallMs),
@@ -173,7 +178,7 @@ async function main() {
   const loaded = server.supervisor.snapshot().loaded;
   const runs = [];
   for (const k of KS) {
-    for (const mode of ['streaming', 'baseline'] as const) {
+    for (const mode of MODES) {
       // A fresh server per run: a backlog one run leaves behind never slows the next.
       await server.close();
       server = await freshServer();
