@@ -98,3 +98,35 @@ def test_diarize_field_is_parsed_and_checked():
             protocol.parse_transcribe({**message, "diarize": bad})
     with pytest.raises(protocol.ProtocolError):
         protocol.parse_transcribe({**{k: v for k, v in message.items() if k != "mode"}, "diarize": True})
+
+
+def _naive_average_linkage(points, threshold):
+    """The textbook O(n^3) loop: merge the two most similar clusters while they are similar enough."""
+    n = len(points)
+    sim = points @ points.T
+    np.fill_diagonal(sim, -np.inf)
+    size, members, alive = np.ones(n), [[i] for i in range(n)], np.ones(n, dtype=bool)
+    while alive.sum() > 1:
+        i, j = divmod(int(np.argmax(sim)), n)
+        if sim[i, j] < threshold:
+            break
+        merged = (sim[i] * size[i] + sim[j] * size[j]) / (size[i] + size[j])
+        sim[i], sim[:, i] = merged, merged
+        sim[i, i] = sim[j] = sim[:, j] = -np.inf
+        size[i] += size[j]
+        members[i] += members[j]
+        alive[j] = False
+    labels = np.zeros(n, dtype=int)
+    for k, i in enumerate(np.flatnonzero(alive)):
+        labels[members[i]] = k
+    return clustering.renumber(labels)
+
+
+def test_nearest_neighbour_chain_gives_the_textbook_clusters():
+    rng = np.random.default_rng(1)
+    for _ in range(20):
+        centres = rng.normal(size=(int(rng.integers(1, 5)), 32))
+        points = np.concatenate([c + rng.normal(scale=rng.uniform(0.3, 1.5), size=(int(rng.integers(2, 30)), 32)) for c in centres])
+        points /= np.linalg.norm(points, axis=1, keepdims=True)
+        for threshold in (0.3, 0.5, 0.7):
+            assert (clustering.agglomerate(points, threshold) == _naive_average_linkage(points, threshold)).all()
