@@ -65,13 +65,14 @@ describe('Dockerfile', () => {
     for (const never of ['node_modules', 'sidecar/.venv', 'sidecar/models', '.git', 'test-artifacts']) expect(isIgnored(never)).toBe(true);
   });
 
-  it('installs the pinned CUDA set, then flash-attn against it without build isolation, in a CUDA devel stage', () => {
+  it('installs the pinned CUDA set (+ diarization --no-deps), then flash-attn against it without build isolation, in a CUDA devel stage', () => {
     const runs = dockerfile.filter((i) => i.op === 'RUN').map((i) => i.args);
     const cuda = runs.findIndex((r) => r.includes('-r sidecar/requirements-cuda.txt'));
     const flash = runs.findIndex((r) => /--no-build-isolation -r sidecar\/requirements-flash-attn\.txt/.test(r));
     expect(cuda).toBeGreaterThanOrEqual(0);
     expect(flash).toBeGreaterThan(cuda);
-    for (const file of ['sidecar/requirements-cuda.txt', 'sidecar/requirements-flash-attn.txt']) expect(existsSync(path.join(ROOT_DIR, file))).toBe(true);
+    expect(runs.some((r) => r.includes('--no-deps -r sidecar/requirements-diarize.txt'))).toBe(true);
+    for (const file of ['sidecar/requirements-cuda.txt', 'sidecar/requirements-flash-attn.txt', 'sidecar/requirements-diarize.txt']) expect(existsSync(path.join(ROOT_DIR, file))).toBe(true);
     // Every pip install names exact versions: no unpinned torch or build tool sneaks in.
     const pipCommands = runs.flatMap((r) => r.split('&&')).filter((c) => c.includes('pip install') && !c.includes(' -r '));
     expect(pipCommands.length).toBeGreaterThan(0);
