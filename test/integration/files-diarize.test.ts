@@ -78,6 +78,15 @@ describe('diarization', () => {
     expect(body.segments.filter((s) => /country/i.test(s.text)).every((s) => s.speaker === 'A')).toBe(true);
   }, 180_000);
 
+  it('honours num_speakers in vad mode', async () => {
+    const res = await postFile(server.url, T, conversation, { model: 'whisper-1', response_format: 'diarized_json', mode: 'vad', num_speakers: '3' }, 'talk.wav');
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { segments: Array<{ speaker: string }> };
+    expect(new Set(body.segments.map((s) => s.speaker)).size).toBeGreaterThanOrEqual(2);
+    const bad = await postFile(server.url, T, conversation, { model: 'whisper-1', diarize: 'true', min_speakers: '3', max_speakers: '2' }, 'talk.wav');
+    expect(bad.status).toBe(400);
+  }, 180_000);
+
   it('answers diarized_json with typed segments, and one speaker gives one label', async () => {
     const res = await postFile(server.url, T, `${AUDIO_DIR}/fleurs-fr-001.wav`, { model: 'whisper-1', response_format: 'diarized_json' });
     expect(res.status).toBe(200);
