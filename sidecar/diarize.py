@@ -233,7 +233,13 @@ class Diarizer:
         if self._pyannote is None:
             from pyannote.audio import Pipeline  # guarded: only installed by hand (see module doc)
 
-            self._pyannote = Pipeline.from_pretrained(self.choice.model, token=os.environ.get("HF_TOKEN") or None)
+            token = os.environ.get("HF_TOKEN") or None
+            try:  # pyannote.audio 4 names it `token`, 3.x `use_auth_token`
+                self._pyannote = Pipeline.from_pretrained(self.choice.model, token=token)
+            except TypeError:
+                self._pyannote = Pipeline.from_pretrained(self.choice.model, use_auth_token=token)
+            if self._pyannote is None:
+                raise RuntimeError(f"pyannote could not load {self.choice.model} (a gated hub model needs HF_TOKEN)")
         out = self._pyannote({"waveform": torch.from_numpy(audio)[None], "sample_rate": RATE},
                              num_speakers=num, min_speakers=min_n, max_speakers=max_n)
         annotation = getattr(out, "exclusive_speaker_diarization", None) or getattr(out, "speaker_diarization", out)
