@@ -207,27 +207,35 @@ class Diarizer:
 
     def diarize(self, audio: np.ndarray, num: Optional[int] = None, min_n: Optional[int] = None,
                 max_n: Optional[int] = None) -> list[Turn]:
-        with self._lock:
-            if self.choice.backend == "pyannote":
+        if self.choice.backend == "pyannote":
+            with self._lock:
                 return self._run_pyannote(audio, num, min_n, max_n)
-            if self.choice.backend != "resemblyzer":
-                raise RuntimeError(f"diarization is unavailable: {self.choice.reason}")
+        if self.choice.backend != "resemblyzer":
+            raise RuntimeError(f"diarization is unavailable: {self.choice.reason}")
+        return diarize_with_encoder(self._ready_encoder(), self._vad, audio, num, min_n, max_n)
+
+    def _ready_encoder(self) -> SpeakerEncoder:
+        # The lock only guards the first load: inference on the encoder is safe from two threads
+        # (a file's diarization on the model worker, stream embeddings on the vad worker).
+        with self._lock:
             if self._encoder is None:
-                self._encoder = SpeakerEncoder(_resemblyzer_weights())
-            return diarize_with_encoder(self._encoder, self._vad, audio, num, min_n, max_n)
+                weights = _resemblyzer_weights()
+                if weights is None:
+                    raise RuntimeError(f"speaker embeddings are unavailable: {self.choice.reason}")
+                self._encoder = SpeakerEncoder(weights)
+            return self._encoder
 
     def embed(self, items: list[np.ndarray]) -> np.ndarray:
-        """One unit embedding per piece of audio (the mean of its windows), for online labelling."""
-        with self._lock:
-            if self._encoder is None:
-                self._encoder = SpeakerEncoder(_resemblyzer_weights())
-            rows = []
-            for audio in items:
-                mel = self._encoder.mel(_normalised(audio))
-                spans = windows([(0, len(audio))]) or [(0, len(mel))]
-                emb = self._encoder.embed([mel[a:b] for a, b in spans]).mean(0)
-                rows.append(emb / max(float(np.linalg.norm(emb)), 1e-9))
-            return np.stack(rows).astype(np.float32)
+        """One unit embedding per piece of audio (the mean of its 1.6 s windows), for online labels.
+        Always the Resemblyzer encoder: pyannote's pipeline has no such call here."""
+        encoder = self._ready_encoder()
+        rows = []
+        for audio in items:
+            mel = encoder.mel(_normalised(audio))
+            spans = windows([(0, len(audio))]) or [(0, len(mel))]
+            emb = encoder.embed([mel[a:b] for a, b in spans]).mean(0)
+            rows.append(emb / max(float(np.linalg.norm(emb)), 1e-9))
+        return np.stack(rows).astype(np.float32)
 
     def _run_pyannote(self, audio: np.ndarray, num: Optional[int], min_n: Optional[int], max_n: Optional[int]) -> list[Turn]:
         if self._pyannote is None:

@@ -140,6 +140,28 @@ def parse_vad(message: dict) -> VadRequest:
     return VadRequest(rid, [_item(raw, rid, i).audio for i, raw in enumerate(items)])
 
 
+@dataclass
+class EmbedRequest:
+    """Speaker embeddings of pieces of audio (stream segments), for online speaker labels."""
+    id: int
+    items: list[np.ndarray]
+
+
+def parse_embed(message: dict) -> EmbedRequest:
+    rid = request_id(message)
+    if rid is None:
+        raise ProtocolError("bad_request", "embed needs an integer id")
+    items = message.get("items")
+    if not isinstance(items, list) or not items:
+        raise ProtocolError("bad_request", "embed needs a non-empty list of items", rid)
+    return EmbedRequest(rid, [_item(raw, rid, i).audio for i, raw in enumerate(items)])
+
+
+def embed_result(rid: int, embeddings: np.ndarray) -> dict:
+    """One unit vector per item, float32 LE bytes (256 values for the Resemblyzer encoder)."""
+    return {"id": rid, "type": "embed_result", "items": [{"embedding": e.astype("<f4").tobytes()} for e in embeddings]}
+
+
 def vad_result(rid: int, probabilities: list) -> dict:
     return {"id": rid, "type": "vad_result", "items": [{"probs": p.astype("<f4").tobytes()} for p in probabilities]}
 

@@ -82,6 +82,12 @@ class Service:
                 self._vad_work.put(protocol.parse_vad(message))
             except protocol.ProtocolError as exc:
                 self._writer.send(protocol.error(exc.request_id, exc.code, exc.message))
+        elif kind == "embed":
+            # Speaker embeddings are small and quick: they share the vad lane, never a decode's.
+            try:
+                self._vad_work.put(protocol.parse_embed(message))
+            except protocol.ProtocolError as exc:
+                self._writer.send(protocol.error(exc.request_id, exc.code, exc.message))
         elif kind == "shutdown":
             self._work.put(None)
             self._vad_work.put(None)
@@ -105,13 +111,16 @@ class Service:
             request = self._vad_work.get()
             if request is None:
                 return
+            embed = isinstance(request, protocol.EmbedRequest)
             try:
-                probabilities = self._vad.probabilities(request.items)
+                reply = (protocol.embed_result(request.id, self._diarizer.embed(request.items)) if embed
+                         else protocol.vad_result(request.id, self._vad.probabilities(request.items)))
             except Exception as exc:  # noqa: BLE001 - reported by id
-                log.exception("vad request %s failed", request.id)
-                self._writer.send(protocol.error(request.id, "transcribe_failed", f"vad: {type(exc).__name__}: {exc}"[:1000]))
+                log.exception("%s request %s failed", "embed" if embed else "vad", request.id)
+                self._writer.send(protocol.error(request.id, "transcribe_failed",
+                                                 f"{'embed' if embed else 'vad'}: {type(exc).__name__}: {exc}"[:1000]))
                 continue
-            self._writer.send(protocol.vad_result(request.id, probabilities))
+            self._writer.send(reply)
 
     def _transcribe_files(self, request: protocol.TranscribeRequest) -> list[dict]:
         """File requests (a mode is named): sidecar/files.py, with progress frames when asked."""

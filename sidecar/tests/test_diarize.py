@@ -130,3 +130,19 @@ def test_nearest_neighbour_chain_gives_the_textbook_clusters():
         points /= np.linalg.norm(points, axis=1, keepdims=True)
         for threshold in (0.3, 0.5, 0.7):
             assert (clustering.agglomerate(points, threshold) == _naive_average_linkage(points, threshold)).all()
+
+
+def test_embed_message_gives_one_unit_vector_per_item_and_separates_speakers(diarizer):
+    def pcm(name, a, b):
+        audio = conversations.load(name)[int(a * 16000):int(b * 16000)]
+        return {"audio": (audio * 32767).astype("<i2").tobytes()}
+
+    request = protocol.parse_embed({"id": 5, "type": "embed", "items": [
+        pcm("jfk.wav", 0, 4.3), pcm("jfk.wav", 4.3, 11), pcm("fleurs-en-001.wav", 0, 4.6)]})
+    reply = protocol.embed_result(request.id, diarizer.embed(request.items))
+    vectors = np.stack([np.frombuffer(i["embedding"], "<f4") for i in reply["items"]])
+    assert list(reply)[0] == "id" and vectors.shape == (3, 256)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-5)
+    assert vectors[0] @ vectors[1] > 0.75 > vectors[0] @ vectors[2]
+    with pytest.raises(protocol.ProtocolError):
+        protocol.parse_embed({"id": 5, "type": "embed", "items": []})
