@@ -202,7 +202,12 @@ export class Session {
   #touch(): void {
     clearTimeout(this.#idleTimer);
     if (this.#state === 'draining' || this.#state === 'closed') return;
-    this.#idleTimer = setTimeout(() => this.fail(new AppError('idle_timeout', `no message for ${this.options.idleTimeoutMs} ms`)), this.options.idleTimeoutMs);
+    this.#idleTimer = setTimeout(() => {
+      // A client waiting for its finalize reply while we work on it is waiting on us, not idle:
+      // under load the reply can take longer than the idle timeout (test/integration/ws-slow-clients.test.ts).
+      if (this.#finalizeAt !== undefined && this.#state === 'streaming' && (this.#decodeBusy || this.#vadBusy)) return this.#touch();
+      this.fail(new AppError('idle_timeout', `no message for ${this.options.idleTimeoutMs} ms`));
+    }, this.options.idleTimeoutMs);
     this.#idleTimer.unref?.();
   }
 
@@ -279,8 +284,12 @@ export class Session {
   #decode(until: number, mode: 'agree' | 'all' | 'cut'): void {
     const start = this.#window.start;
     if (until - start < toSample(MIN_DECODE_S)) {
-      if (mode !== 'agree') this.#flushed(until, []);
-      return this.#state === 'draining' && until >= this.#window.end ? this.#sendFinal() : undefined;
+      if (mode === 'agree') return;
+      this.#flushed(until, []);
+      // Nothing to decode, so no result will call back: go on at once (a stale flush, e.g. an
+      // utterance end the VAD reported after a finalize had already flushed past it, used to end
+      // the drain here with no final; test/integration/ws-slow-clients.test.ts).
+      return this.#maybeDecode();
     }
     const item: TranscribeItem = {
       audio: this.#window.bytes(start, until),
@@ -342,6 +351,7 @@ export class Session {
     this.#agreement = windowTrimmed(this.#agreement, toSeconds(this.#window.start));
     if (this.#finalizeAt !== undefined && until >= this.#finalizeAt && this.#state === 'streaming') {
       this.#finalizeAt = undefined;
+      this.#touch(); // the idle clock starts again from the reply
       this.#sendInterim(true);
     }
   }

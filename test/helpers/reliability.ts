@@ -8,8 +8,10 @@ import os from 'node:os';
 import path from 'node:path';
 import v8 from 'node:v8';
 import vm from 'node:vm';
+import { Writable } from 'node:stream';
 import { ROOT_DIR } from '../../src/config.js';
 import { ERRORS } from '../../src/errors.js';
+import { createLogger, type Logger } from '../../src/log.js';
 
 /** Run a full GC without --expose-gc on the command line (V8 allows turning the flag on late). */
 export function forceGc(): void {
@@ -17,6 +19,19 @@ export function forceGc(): void {
   const gc = vm.runInNewContext('gc') as () => void;
   gc();
   gc();
+}
+
+/**
+ * A logger that keeps nothing (testLogger() keeps every line in memory, which a long run would
+ * measure as a leak); TEST_LOGS=1 prints the lines instead.
+ */
+export function discardingLogger(level = 'warn'): Logger {
+  return createLogger(level, new Writable({
+    write(chunk: Buffer, _enc, done) {
+      if (process.env.TEST_LOGS === '1') process.stderr.write(chunk);
+      done();
+    },
+  }));
 }
 
 const MB = 1024 * 1024;

@@ -123,3 +123,26 @@ it('a client that streams and never sends end gets idle_timeout (1008) and is re
   expect(releasedMs).not.toBeNull();
   expectBystanderFine(await other);
 });
+
+it('a client waiting for its finalize reply while the model is busy longer than the idle timeout is not timed out', async () => {
+  // A 22 s file occupies the model first, so the finalize flush waits behind it for well over IDLE_MS.
+  const file = Buffer.concat([readWavPcm('fleurs-en-002.wav'), readWavPcm('fleurs-en-000.wav')]);
+  const busy = server.scheduler.transcribeFile({ items: [{ audio: file, language: 'en' }] });
+  const client = await WsClient.connect(wsUrl(server.url));
+  client.send({ type: 'config', language: 'en' });
+  const pcm = readWavPcm('jfk.wav');
+  for (let at = 0; at < pcm.length; at += 32_000) client.send(pcm.subarray(at, at + 32_000));
+  client.send({ type: 'finalize' });
+  const askedAt = Date.now();
+  const finalized = await client.waitFor((m) => m.type === 'interim' && m.finalized === true || m.type === 'error');
+  figures.finalize_reply_after_ms = Date.now() - askedAt;
+  await busy;
+  expect(finalized).toMatchObject({ type: 'interim', finalized: true });
+  client.send({ type: 'end' });
+  const r = await client.result();
+  expect(r.errors).toEqual([]);
+  expect(r.close.code).toBe(1000);
+  expect(String(r.final!.text).startsWith(String(finalized!.committed))).toBe(true);
+  const reference = manifest().find((f) => f.file === 'jfk.wav')!.transcript;
+  expect(wer(reference, String(r.final!.text))).toBeLessThanOrEqual(0.1);
+});

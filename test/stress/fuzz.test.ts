@@ -7,14 +7,14 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '../../src/server.js';
 import { fuzzServer } from '../helpers/fuzz-run.js';
-import { writeFigures } from '../helpers/reliability.js';
-import { testConfig, testLogger, waitForState } from '../helpers/server.js';
+import { discardingLogger, writeFigures } from '../helpers/reliability.js';
+import { testConfig, waitForState } from '../helpers/server.js';
 
 const FUZZ_S = Number(process.env.FUZZ_S ?? 300);
 let server: RunningServer;
 
 beforeAll(async () => {
-  server = await startServer(testConfig({ LOG_LEVEL: 'warn', WS_IDLE_TIMEOUT_MS: '5000' }), testLogger().log);
+  server = await startServer(testConfig({ LOG_LEVEL: 'warn', WS_IDLE_TIMEOUT_MS: '5000' }), discardingLogger());
   await waitForState(server.supervisor, 'ready');
 });
 
