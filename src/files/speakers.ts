@@ -4,19 +4,10 @@
  * speaker change: a run of words by one speaker is cut into segments as usual (sentence ends,
  * pauses), and a new segment starts at the word where the speaker changes. Pure: values in, values out.
  */
-import type { SpeakerTurn } from '../sidecar/protocol.js';
+import { speakerLabel, type SpeakerTurn } from '../sidecar/protocol.js';
 import { segmentsFromWords, type Segment, type Word } from './formats.js';
 
-/** Speaker index → OpenAI's diarized_json style label: 0 → "A", 25 → "Z", 26 → "AA". */
-export function speakerLabel(index: number): string {
-  let label = '';
-  let n = index;
-  do {
-    label = String.fromCharCode(65 + (n % 26)) + label;
-    n = Math.floor(n / 26) - 1;
-  } while (n >= 0);
-  return label;
-}
+export { speakerLabel };
 
 /**
  * The speaker index for a span: most overlap with the turns; a span no turn overlaps (a word in a

@@ -25,7 +25,7 @@ import { initialEndpoint, speechSince, stepEndpoint, VAD_FRAME, type Endpointing
 import { wordsOf, type Word } from './hypothesis.js';
 import { closeLastSegment, promptOf, segmentsOf, transcriptOf } from './transcript.js';
 import { AudioWindow, toSample, toSeconds } from './window.js';
-import type { ClientConfig, FinalFrame, InterimFrame, SessionSink } from './types.js';
+import type { ClientConfig, FinalFrame, InterimFrame, SessionSink, SpeakerLabeller } from './types.js';
 
 /** The model side a session needs; route.ts builds it from the scheduler and the VAD lane. */
 export interface Transcriber {
@@ -33,6 +33,7 @@ export interface Transcriber {
   decode(item: TranscribeItem, timestamps: true | 'word', flush: boolean): Promise<ItemResult>;
   /** Speech probability per 512-sample frame of 16 kHz s16le audio. */
   vad(audio: Uint8Array): Promise<Float32Array>;
+  speakers?(onError: (err: unknown) => void): SpeakerLabeller; // labels for diarize sessions (speakers.ts)
 }
 
 export interface SessionOptions {
@@ -81,6 +82,7 @@ export class Session {
   #detected: string | null = null;
   #task: 'transcribe' | 'translate' = 'transcribe';
   #words = false;
+  #speakers: SpeakerLabeller | undefined;
   #interims = true;
   #resampler: Resampler | undefined;
   #endpointing: EndpointingOptions;
@@ -128,6 +130,7 @@ export class Session {
     this.#task = config.task ?? 'transcribe';
     this.#words = config.word_timestamps ?? false;
     this.#interims = config.interim_results ?? true;
+    this.#speakers = config.diarize ? this.model.speakers?.((err) => this.options.log.warn({ err }, 'speaker embedding failed')) : undefined;
     if (config.sample_rate !== undefined && config.sample_rate !== TARGET_RATE) this.#resampler = new Resampler(config.sample_rate);
     if (config.endpointing_ms !== undefined) this.#endpointing = { ...this.#endpointing, endpointMs: config.endpointing_ms };
     this.#setState('streaming', 'config');
@@ -196,7 +199,7 @@ export class Session {
 
   #append(samples: Int16Array): void {
     this.#window.append(samples);
-    this.#vadAudio.append(samples);
+    this.#vadAudio.append(samples); this.#speakers?.append(samples);
   }
 
   #touch(): void {
@@ -332,6 +335,7 @@ export class Session {
         this.#agreement = windowTrimmed(this.#agreement, toSeconds(this.#window.start));
       }
     }
+    this.#speakers?.committed(this.#agreement.committed);
     if (this.#state === 'streaming') this.#interimDue = this.#interims;
     this.#maybeDecode();
   }
@@ -367,19 +371,19 @@ export class Session {
     this.#interimDue = false;
     if (this.#state === 'closed') return;
     const t = transcriptOf(this.#agreement);
-    const frame: InterimFrame = { type: 'interim', ...t, language: this.#language ?? this.#detected, ...this.#progress(), ...(finalized ? { finalized: true } : {}) };
+    const frame: InterimFrame = { type: 'interim', ...(this.#speakers?.labelled(t) ?? t), language: this.#language ?? this.#detected, ...this.#progress(), ...(finalized ? { finalized: true } : {}) };
     this.sink.send(frame);
   }
 
   #sendFinal(): void {
-    if (this.#state !== 'draining') return;
+    if (this.#state !== 'draining' || this.#speakers?.pending(this.#agreement.committed, () => this.#sendFinal())) return;
     const t = transcriptOf(this.#agreement);
     const frame: FinalFrame = {
       type: 'final',
       text: t.text,
       language: this.#language ?? this.#detected,
       // word_timestamps: one chunk per word, as the pipeline gives them; otherwise segments.
-      chunks: (this.#words ? this.#agreement.committed : segmentsOf(this.#agreement.committed)).map((s) => ({ text: s.text, timestamp: [ms(s.start), ms(s.end)] as [number, number] })),
+      chunks: (this.#words ? this.#agreement.committed : segmentsOf(this.#agreement.committed)).map((s) => ({ text: s.text, timestamp: [ms(s.start), ms(s.end)] as [number, number], ...this.#speakers?.at(s.start) })),
       duration_s: Math.round(toSeconds(this.#window.end) * 1000) / 1000,
       decodes: this.#decodes,
     };

@@ -4,6 +4,7 @@
  * shapes (its zod schemas are checked against them at compile time); session/ never sees a socket.
  */
 import type { ErrorCode } from '../errors.js';
+export type { SpeakerLabeller } from './speakers.js';
 
 /** Options of the `config` message (all optional). */
 export interface ClientConfig {
@@ -17,6 +18,8 @@ export interface ClientConfig {
   interim_results?: boolean | undefined;
   /** Pause (ms) that ends an utterance and commits it. */
   endpointing_ms?: number | undefined;
+  /** Speaker labels on committed segments and the final's chunks (src/session/speakers.ts). */
+  diarize?: boolean | undefined;
 }
 
 /** A timed piece of the transcript on the session timeline (seconds since the first sample). */
@@ -25,6 +28,8 @@ export interface SegmentFrame {
   start: number;
   end: number;
   committed: boolean;
+  /** With diarize: the speaker ("A", "B", ...) of a committed segment; null until it is known. */
+  speaker?: string | null;
 }
 
 /** How far decoding lags behind the audio received. */
@@ -56,7 +61,7 @@ export interface FinalFrame {
   type: 'final';
   text: string;
   language: string | null;
-  chunks: Array<{ text: string; timestamp: [number, number] }>;
+  chunks: Array<{ text: string; timestamp: [number, number]; speaker?: string | null }>;
   duration_s: number;
   decodes: number;
 }

@@ -15,6 +15,8 @@ import {
   sidecarMessageSchema,
   transcribeFrame,
   vadFrame,
+  embedFrame,
+  type EmbedResult,
   type ItemResult,
   type VadParams,
   type VadResult,
@@ -80,6 +82,15 @@ export class Connection {
     const reply = await this.#request((id) => vadFrame(id, params), deadlineMs);
     if (reply.type !== 'vad_result' || reply.items.length !== params.items.length) {
       throw new AppError('bad_frame', `expected ${params.items.length} vad results, got ${reply.type}`);
+    }
+    return reply.items;
+  }
+
+  /** A speaker embedding for each item (the vad lane's worker computes them). */
+  async embed(params: VadParams, deadlineMs: number): Promise<EmbedResult[]> {
+    const reply = await this.#request((id) => embedFrame(id, params), deadlineMs);
+    if (reply.type !== 'embed_result' || reply.items.length !== params.items.length) {
+      throw new AppError('bad_frame', `expected ${params.items.length} embeddings, got ${reply.type}`);
     }
     return reply.items;
   }

@@ -17,6 +17,17 @@ export type Chunk = z.infer<typeof chunkSchema>;
 export const speakerTurnSchema = z.object({ start: z.number(), end: z.number(), speaker: z.number().int().min(0) });
 export type SpeakerTurn = z.infer<typeof speakerTurnSchema>;
 
+/** A speaker index as clients see it, in OpenAI's diarized_json style: 0 → "A", 25 → "Z", 26 → "AA". */
+export function speakerLabel(index: number): string {
+  let label = '';
+  let n = index;
+  do {
+    label = String.fromCharCode(65 + (n % 26)) + label;
+    n = Math.floor(n / 26) - 1;
+  } while (n >= 0);
+  return label;
+}
+
 /** The transcript of one item, as the transformers pipeline returned it. */
 export const itemResultSchema = z.object({
   text: z.string(),
@@ -62,13 +73,17 @@ const errorSchema = z.object({ id: z.number().int().nullable(), type: z.literal(
 const pongSchema = z.object({ id: z.number().int(), type: z.literal('pong') });
 const byeSchema = z.object({ id: z.number().int(), type: z.literal('bye') });
 const vadReplySchema = z.object({ id: z.number().int(), type: z.literal('vad_result'), items: z.array(vadResultSchema) });
+/** A speaker embedding (unit vector, float32 LE bytes) per item of an `embed` request. */
+export const embedResultSchema = z.object({ embedding: z.instanceof(Uint8Array) });
+export type EmbedResult = z.infer<typeof embedResultSchema>;
+const embedReplySchema = z.object({ id: z.number().int(), type: z.literal('embed_result'), items: z.array(embedResultSchema) });
 
 /** A file request's progress (only when it asked for it): seconds decoded so far and the partial text. */
 export const progressSchema = z.object({ id: z.number().int(), type: z.literal('progress'), done_s: z.number(), total_s: z.number(), text: z.string() });
 export type Progress = Omit<z.infer<typeof progressSchema>, 'id' | 'type'>;
 
 /** Any frame the sidecar may send. */
-export const sidecarMessageSchema = z.discriminatedUnion('type', [readySchema, resultSchema, errorSchema, pongSchema, byeSchema, vadReplySchema, progressSchema]);
+export const sidecarMessageSchema = z.discriminatedUnion('type', [readySchema, resultSchema, errorSchema, pongSchema, byeSchema, vadReplySchema, progressSchema, embedReplySchema]);
 export type SidecarMessage = z.infer<typeof sidecarMessageSchema>;
 export type ResultMessage = z.infer<typeof resultSchema>;
 export type ErrorMessage = z.infer<typeof errorSchema>;
@@ -129,6 +144,11 @@ export interface VadParams {
 /** Samples per VAD frame at 16 kHz (32 ms), as silero-vad defines it. */
 export const VAD_FRAME_SAMPLES = 512;
 
+
+/** Speaker embeddings of pieces of audio (stream segments, for online speaker labels). */
+export function embedFrame(id: number, params: VadParams): Record<string, unknown> {
+  return { id, type: 'embed', items: params.items };
+}
 
 export function vadFrame(id: number, params: VadParams): Record<string, unknown> {
   return { id, type: 'vad', items: params.items };

@@ -16,7 +16,7 @@ import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { Connection } from './connection.js';
 import type { SidecarFactory, SidecarProcess, ProcessExit } from './process.js';
-import { audioSeconds, type ItemResult, type ReadyInfo, type TranscribeParams, type VadParams, type VadResult } from './protocol.js';
+import { audioSeconds, type EmbedResult, type ItemResult, type ReadyInfo, type TranscribeParams, type VadParams, type VadResult } from './protocol.js';
 import { nextFailureCount, restartDelayMs, type RestartPolicyOptions } from './restart-policy.js';
 
 export type SidecarState = 'starting' | 'ready' | 'restarting' | 'stopped';
@@ -110,6 +110,11 @@ export class Supervisor extends EventEmitter {
   /** Speech probabilities per 32 ms frame for each item, on the vad lane. */
   vad(params: VadParams): Promise<VadResult[]> {
     return this.#submit('vad', audioSeconds(params.items), (conn, deadline) => conn.vad(params, deadline)) as Promise<VadResult[]>;
+  }
+
+  /** A speaker embedding for each item, on the vad lane (stream speaker labels). */
+  embed(params: VadParams): Promise<EmbedResult[]> {
+    return this.#submit('vad', audioSeconds(params.items), (conn, deadline) => conn.embed(params, deadline)) as Promise<EmbedResult[]>;
   }
 
   #submit(lane: Lane, seconds: number, send: Job['send']): Promise<unknown> {

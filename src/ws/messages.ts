@@ -21,6 +21,8 @@ export const configSchema = z.object({
   interim_results: z.boolean().optional(),
   /** Pause (ms) that ends an utterance and commits it. */
   endpointing_ms: z.number().int().min(100).max(10_000).optional(),
+  /** Speaker labels on committed segments, stable for the session (src/session/speakers.ts). */
+  diarize: z.boolean().optional(),
 });
 export type ConfigMessage = z.infer<typeof configSchema>;
 // The session's ClientConfig is the type; this schema must produce exactly it (checked at compile time).

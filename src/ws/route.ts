@@ -12,9 +12,10 @@ import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { float32LeToArray } from '../audio/pcm.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
-import type { ReadyInfo, VadParams, VadResult } from '../sidecar/protocol.js';
+import type { EmbedResult, ReadyInfo, VadParams, VadResult } from '../sidecar/protocol.js';
 import { defaultEndpointing } from '../session/endpointing.js';
 import { Session, type Transcriber } from '../session/session.js';
+import { SpeakerLabeller } from '../session/speakers.js';
 import type { ServerFrame, SessionSink } from '../session/types.js';
 import { parseClientText } from './messages.js';
 import { chooseSubprotocol } from './subprotocol.js';
@@ -22,6 +23,8 @@ import { chooseSubprotocol } from './subprotocol.js';
 /** The VAD lane and what was loaded; the supervisor provides both. */
 export interface SpeechSource {
   vad(params: VadParams): Promise<VadResult[]>;
+  /** Speaker embeddings on the same lane, for `diarize` sessions (absent: diarize is ignored). */
+  embed?(params: VadParams): Promise<EmbedResult[]>;
   snapshot(): { loaded: ReadyInfo | null };
 }
 
@@ -63,6 +66,10 @@ export function mountStreaming(app: Hono, deps: StreamingDeps): Streaming {
     decode: (item, timestamps, flush) => deps.scheduler.transcribeWindow(item, timestamps, flush),
     vad: (audio) => deps.sidecar.vad({ items: [{ audio }] }).then((r) => float32LeToArray(r[0]!.probs)),
   };
+  const { embed } = deps.sidecar;
+  if (embed) {
+    transcriber.speakers = (onError) => new SpeakerLabeller((audio) => embed.call(deps.sidecar, { items: [{ audio }] }).then((r) => float32LeToArray(r[0]!.embedding)), onError);
+  }
   let nextId = 1;
 
   app.get(STREAM_PATH, nodeWs.upgradeWebSocket((c) => {
