@@ -15,7 +15,9 @@ export const SYNC_LOST_BYTES = 1024 * 1024 * 1024;
 const PEEK_BYTES = 64;
 
 // useRecords off: plain maps that the Python msgpack library reads as dicts.
-const packr = new Packr({ useRecords: false, mapsAsObjects: true, variableMapSize: true });
+// encodeUndefinedAsNil: an optional field left undefined must reach Python as None, not as an
+// extension type it cannot read.
+const packr = new Packr({ useRecords: false, mapsAsObjects: true, variableMapSize: true, encodeUndefinedAsNil: true });
 
 /** A frame that could not become a message. `fatal` means the stream is out of sync. */
 export type FrameFault =
