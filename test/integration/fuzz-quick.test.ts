@@ -41,7 +41,7 @@ it('a WebSocket protocol error (invalid UTF-8 text) closes with 1007 and is logg
 });
 
 it('fuzzed WebSocket and HTTP input: coded errors only, no crash, no unhandled rejection, memory back near baseline', async () => {
-  const figures = await fuzzServer(server, { wsRuns: 25, httpRuns: 150, rawRuns: 20, timeLimitMs: 40_000 });
+  const figures = await fuzzServer(server, { wsRuns: 25, httpRuns: 150, rawRuns: 20, timeLimitMs: 30_000 });
   writeFigures('fuzz-quick', { command: 'npx vitest run test/integration/fuzz-quick.test.ts', ...figures });
   expect(figures.rejections).toEqual([]);
   expect(figures.ws.cases + figures.http.requests + figures.raw.requests).toBeGreaterThan(50);

@@ -87,7 +87,8 @@ it(`${SOAK_MIN} minutes of sessions opening, streaming and closing: RSS, heap an
   });
   console.log(`soak figures: ${file}`);
 
-  expect(next).toBeGreaterThan(SOAK_MIN * 10);
+  // How many sessions fit in the time depends on the machine: only that there were some is checked.
+  expect(next).toBeGreaterThan(WORKERS);
   for (const k of Object.keys(outcomes)) expect(['final 1000', 'hung up', 'silent: idle_timeout 1008']).toContain(k);
   // Handles and heap come back once the traffic stops (a leak of one socket, timer or buffer per session would not).
   expect(end.handles).toBeLessThanOrEqual(samples[0]!.handles + 3);
