@@ -91,7 +91,7 @@ it(`${IDLE} idle sessions plus ${STREAMS} real-time streams: memory per connecti
   for (const c of idle.splice(0)) c.ws.close(1000);
   await sleep(3_000);
   const afterClose = await child.stats();
-  const file = writeFigures('load', {
+  const file = writeFigures(IDLE === 1_000 && STREAMS === 4 ? 'load' : `load-${IDLE}idle-${STREAMS}streams`, {
     command: 'npm run test:stress -- test/stress/load.test.ts   (LOAD_IDLE, LOAD_STREAMS to change the mix)',
     idle_target: IDLE,
     idle_opened: opened,
