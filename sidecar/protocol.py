@@ -69,8 +69,13 @@ def _item(raw: Any, rid: int, index: int) -> TranscribeItem:
     cap = raw.get("max_new_tokens")
     if cap is not None and (not isinstance(cap, int) or isinstance(cap, bool) or not 1 <= cap <= MAX_NEW_TOKENS_LIMIT):
         raise ProtocolError("bad_request", f"item {index}: max_new_tokens must be an integer 1..{MAX_NEW_TOKENS_LIMIT}", rid)
+    no_speech = raw.get("no_speech_threshold")
+    if no_speech is not None and (not isinstance(no_speech, (int, float)) or isinstance(no_speech, bool)
+                                  or not 0 < no_speech <= 1):
+        raise ProtocolError("bad_request", f"item {index}: no_speech_threshold must be a number in (0, 1]", rid)
     pcm = np.frombuffer(bytes(audio), dtype="<i2").astype(np.float32) / 32768.0
-    return TranscribeItem(pcm, _optional_str(raw, "language", rid), task, _optional_str(raw, "prompt", rid), cap)
+    return TranscribeItem(pcm, _optional_str(raw, "language", rid), task, _optional_str(raw, "prompt", rid), cap,
+                          None if no_speech is None else float(no_speech))
 
 
 def parse_transcribe(message: dict) -> TranscribeRequest:
@@ -125,36 +130,23 @@ def speaker_turns(turns: list) -> list[dict]:
 
 
 @dataclass
-class VadRequest:
+class AudioRequest:
+    """A request over pieces of audio alone: `vad` (speech probabilities per frame) or `embed`
+    (speaker embeddings of stream segments, for online speaker labels)."""
     id: int
+    kind: str
     items: list[np.ndarray]
 
 
-def parse_vad(message: dict) -> VadRequest:
+def parse_audio_request(message: dict) -> AudioRequest:
+    kind = message.get("type")
     rid = request_id(message)
     if rid is None:
-        raise ProtocolError("bad_request", "vad needs an integer id")
+        raise ProtocolError("bad_request", f"{kind} needs an integer id")
     items = message.get("items")
     if not isinstance(items, list) or not items:
-        raise ProtocolError("bad_request", "vad needs a non-empty list of items", rid)
-    return VadRequest(rid, [_item(raw, rid, i).audio for i, raw in enumerate(items)])
-
-
-@dataclass
-class EmbedRequest:
-    """Speaker embeddings of pieces of audio (stream segments), for online speaker labels."""
-    id: int
-    items: list[np.ndarray]
-
-
-def parse_embed(message: dict) -> EmbedRequest:
-    rid = request_id(message)
-    if rid is None:
-        raise ProtocolError("bad_request", "embed needs an integer id")
-    items = message.get("items")
-    if not isinstance(items, list) or not items:
-        raise ProtocolError("bad_request", "embed needs a non-empty list of items", rid)
-    return EmbedRequest(rid, [_item(raw, rid, i).audio for i, raw in enumerate(items)])
+        raise ProtocolError("bad_request", f"{kind} needs a non-empty list of items", rid)
+    return AudioRequest(rid, str(kind), [_item(raw, rid, i).audio for i, raw in enumerate(items)])
 
 
 def embed_result(rid: int, embeddings: np.ndarray) -> dict:

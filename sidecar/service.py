@@ -60,7 +60,7 @@ class Service:
         # Speaker turns for file requests that ask (diarize.py); the backend loads on first use.
         self._diarizer = diarize.Diarizer(vad)
         self._work: "queue.Queue[protocol.TranscribeRequest | None]" = queue.Queue()
-        self._vad_work: "queue.Queue[protocol.VadRequest | None]" = queue.Queue()
+        self._vad_work: "queue.Queue[protocol.AudioRequest | None]" = queue.Queue()
         self._worker = threading.Thread(target=self._run_worker, name="model-worker", daemon=True)
         self._worker.start()
         self._vad_worker = threading.Thread(target=self._run_vad_worker, name="vad-worker", daemon=True)
@@ -72,20 +72,12 @@ class Service:
         rid = protocol.request_id(message)
         if kind == "ping":
             self._writer.send(protocol.pong(rid if rid is not None else 0))
-        elif kind == "transcribe":
-            try:
-                self._work.put(protocol.parse_transcribe(message))
-            except protocol.ProtocolError as exc:
-                self._writer.send(protocol.error(exc.request_id, exc.code, exc.message))
-        elif kind == "vad":
-            try:
-                self._vad_work.put(protocol.parse_vad(message))
-            except protocol.ProtocolError as exc:
-                self._writer.send(protocol.error(exc.request_id, exc.code, exc.message))
-        elif kind == "embed":
+        elif kind in ("transcribe", "vad", "embed"):
             # Speaker embeddings are small and quick: they share the vad lane, never a decode's.
+            parse, lane = ((protocol.parse_transcribe, self._work) if kind == "transcribe"
+                           else (protocol.parse_audio_request, self._vad_work))
             try:
-                self._vad_work.put(protocol.parse_embed(message))
+                lane.put(parse(message))
             except protocol.ProtocolError as exc:
                 self._writer.send(protocol.error(exc.request_id, exc.code, exc.message))
         elif kind == "shutdown":
@@ -111,14 +103,14 @@ class Service:
             request = self._vad_work.get()
             if request is None:
                 return
-            embed = isinstance(request, protocol.EmbedRequest)
+            embed = request.kind == "embed"
             try:
                 reply = (protocol.embed_result(request.id, self._diarizer.embed(request.items)) if embed
                          else protocol.vad_result(request.id, self._vad.probabilities(request.items)))
             except Exception as exc:  # noqa: BLE001 - reported by id
-                log.exception("%s request %s failed", "embed" if embed else "vad", request.id)
+                log.exception("%s request %s failed", request.kind, request.id)
                 self._writer.send(protocol.error(request.id, "transcribe_failed",
-                                                 f"{'embed' if embed else 'vad'}: {type(exc).__name__}: {exc}"[:1000]))
+                                                 f"{request.kind}: {type(exc).__name__}: {exc}"[:1000]))
                 continue
             self._writer.send(reply)
 

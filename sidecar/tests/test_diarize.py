@@ -137,7 +137,7 @@ def test_embed_message_gives_one_unit_vector_per_item_and_separates_speakers(dia
         audio = conversations.load(name)[int(a * 16000):int(b * 16000)]
         return {"audio": (audio * 32767).astype("<i2").tobytes()}
 
-    request = protocol.parse_embed({"id": 5, "type": "embed", "items": [
+    request = protocol.parse_audio_request({"id": 5, "type": "embed", "items": [
         pcm("jfk.wav", 0, 4.3), pcm("jfk.wav", 4.3, 11), pcm("fleurs-en-001.wav", 0, 4.6)]})
     reply = protocol.embed_result(request.id, diarizer.embed(request.items))
     vectors = np.stack([np.frombuffer(i["embedding"], "<f4") for i in reply["items"]])
@@ -145,4 +145,4 @@ def test_embed_message_gives_one_unit_vector_per_item_and_separates_speakers(dia
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-5)
     assert vectors[0] @ vectors[1] > 0.75 > vectors[0] @ vectors[2]
     with pytest.raises(protocol.ProtocolError):
-        protocol.parse_embed({"id": 5, "type": "embed", "items": []})
+        protocol.parse_audio_request({"id": 5, "type": "embed", "items": []})

@@ -5,6 +5,8 @@ import { parseConfig, ROOT_DIR, type Config } from '../../src/config.js';
 import { createLogger, type Logger } from '../../src/log.js';
 import { createProcessFactory, type SidecarFactory } from '../../src/sidecar/process.js';
 import type { Supervisor } from '../../src/sidecar/supervisor.js';
+import { startServer, type RunningServer } from '../../src/server.js';
+import { afterAll, beforeAll } from 'vitest';
 
 /** Log lines captured from a test's logger. */
 export class LogCapture extends Writable {
@@ -59,4 +61,20 @@ export function alive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * One real server (real sidecar, embedded model, port 0) for a whole test file: started and ready
+ * before its tests, closed after them. Call at the top level of the file.
+ */
+export function useServer(env: Record<string, string> = {}): () => RunningServer {
+  let server: RunningServer | undefined;
+  beforeAll(async () => {
+    server = await startServer(testConfig(env), testLogger().log);
+    await waitForState(server.supervisor, 'ready');
+  }, 180_000);
+  afterAll(async () => {
+    await server?.close();
+  });
+  return () => server!;
 }

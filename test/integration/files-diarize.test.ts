@@ -5,10 +5,9 @@
  * each of their turns, in verbose_json (segments and words) and diarized_json; one speaker gives
  * one label; silence gives no speakers; GET / names the backend.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServer, type RunningServer } from '../../src/server.js';
+import { describe, expect, it } from 'vitest';
 import { AUDIO_DIR, readWavPcm } from '../helpers/audio.js';
-import { testConfig, testLogger, waitForState } from '../helpers/server.js';
+import { useServer } from '../helpers/server.js';
 import { postFile } from './files-helpers.js';
 
 const T = '/v1/audio/transcriptions';
@@ -37,20 +36,11 @@ pieces.reduce((t, p) => (bounds.push(t + p.length / BYTES_PER_S), t + p.length /
 const truth: Array<[number, number, string]> = [[0, bounds[0]!, 'jfk'], [bounds[1]!, bounds[2]!, 'reader'], [bounds[3]!, bounds[4]!, 'jfk'], [bounds[5]!, bounds[6]!, 'reader']];
 const whoAt = (t: number) => truth.find(([s, e]) => t >= s && t <= e)?.[2];
 
-let server: RunningServer;
-
-beforeAll(async () => {
-  server = await startServer(testConfig(), testLogger().log);
-  await waitForState(server.supervisor, 'ready');
-}, 180_000);
-
-afterAll(async () => {
-  await server?.close();
-});
+const server = useServer();
 
 describe('diarization', () => {
   it('labels two speakers consistently across their turns in verbose_json segments and words', async () => {
-    const res = await postFile(server.url, T, conversation, { model: 'whisper-1', response_format: 'verbose_json', diarize: 'true', 'timestamp_granularities[]': ['word', 'segment'] }, 'talk.wav');
+    const res = await postFile(server().url, T, conversation, { model: 'whisper-1', response_format: 'verbose_json', diarize: 'true', 'timestamp_granularities[]': ['word', 'segment'] }, 'talk.wav');
     if (res.status !== 200) console.log(await res.text());
     expect(res.status).toBe(200);
     const body = (await res.json()) as { segments: Array<{ start: number; end: number; text: string; speaker: string }>; words: Array<{ word: string; start: number; end: number; speaker: string }> };
@@ -79,16 +69,16 @@ describe('diarization', () => {
   }, 180_000);
 
   it('honours num_speakers in vad mode', async () => {
-    const res = await postFile(server.url, T, conversation, { model: 'whisper-1', response_format: 'diarized_json', mode: 'vad', num_speakers: '3' }, 'talk.wav');
+    const res = await postFile(server().url, T, conversation, { model: 'whisper-1', response_format: 'diarized_json', mode: 'vad', num_speakers: '3' }, 'talk.wav');
     expect(res.status).toBe(200);
     const body = (await res.json()) as { segments: Array<{ speaker: string }> };
     expect(new Set(body.segments.map((s) => s.speaker)).size).toBeGreaterThanOrEqual(2);
-    const bad = await postFile(server.url, T, conversation, { model: 'whisper-1', diarize: 'true', min_speakers: '3', max_speakers: '2' }, 'talk.wav');
+    const bad = await postFile(server().url, T, conversation, { model: 'whisper-1', diarize: 'true', min_speakers: '3', max_speakers: '2' }, 'talk.wav');
     expect(bad.status).toBe(400);
   }, 180_000);
 
   it('answers diarized_json with typed segments, and one speaker gives one label', async () => {
-    const res = await postFile(server.url, T, `${AUDIO_DIR}/fleurs-fr-001.wav`, { model: 'whisper-1', response_format: 'diarized_json' });
+    const res = await postFile(server().url, T, `${AUDIO_DIR}/fleurs-fr-001.wav`, { model: 'whisper-1', response_format: 'diarized_json' });
     expect(res.status).toBe(200);
     const body = (await res.json()) as { text: string; segments: Array<{ type: string; id: string; speaker: string; text: string }> };
     expect(body.text.length).toBeGreaterThan(50);
@@ -97,16 +87,16 @@ describe('diarization', () => {
   }, 180_000);
 
   it('finds no speakers in silence, and rejects diarize with stream=true', async () => {
-    const res = await postFile(server.url, T, `${AUDIO_DIR}/silence-60s.wav`, { model: 'whisper-1', response_format: 'diarized_json', vad: 'true' });
+    const res = await postFile(server().url, T, `${AUDIO_DIR}/silence-60s.wav`, { model: 'whisper-1', response_format: 'diarized_json', vad: 'true' });
     expect(res.status).toBe(200);
     const body = (await res.json()) as { segments: Array<{ speaker: string | null }> };
     expect(body.segments.filter((s) => s.speaker !== null)).toEqual([]);
-    const bad = await postFile(server.url, T, `${AUDIO_DIR}/jfk.wav`, { model: 'whisper-1', diarize: 'true', stream: 'true' });
+    const bad = await postFile(server().url, T, `${AUDIO_DIR}/jfk.wav`, { model: 'whisper-1', diarize: 'true', stream: 'true' });
     expect(bad.status).toBe(400);
   }, 180_000);
 
   it('says which backend runs and why in GET /', async () => {
-    const body = (await (await fetch(`${server.url}/`)).json()) as { diarization: { backend: string; reason: string } };
+    const body = (await (await fetch(`${server().url}/`)).json()) as { diarization: { backend: string; reason: string } };
     expect(body.diarization.backend).toBe('resemblyzer');
     expect(body.diarization.reason).toMatch(/offline/);
   });

@@ -5,29 +5,20 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app.js';
-import { startServer, type RunningServer } from '../../src/server.js';
 import { manifest } from '../helpers/audio.js';
-import { testConfig, testLogger, waitForState } from '../helpers/server.js';
+import { testConfig, testLogger, useServer } from '../helpers/server.js';
 import { wer } from '../helpers/wer.js';
 import { Converted, FORMATS, postFile } from './files-helpers.js';
 
 const transcript = (file: string) => manifest().find((f) => f.file === file)!.transcript;
 const T = '/v1/audio/transcriptions';
 
-let server: RunningServer;
+const server = useServer();
 const files = new Converted();
 
-beforeAll(async () => {
-  server = await startServer(testConfig(), testLogger().log);
-  await waitForState(server.supervisor, 'ready');
-}, 180_000);
-
-afterAll(async () => {
-  await server?.close();
-  files.remove();
-});
+afterAll(() => files.remove());
 
 /** Parse SRT or VTT cues into [start, end, text]. */
 function cues(body: string, sep: ',' | '.'): Array<[number, number, string]> {
@@ -38,7 +29,7 @@ function cues(body: string, sep: ',' | '.'): Array<[number, number, string]> {
 
 describe('file transcription', () => {
   it.each(Object.keys(FORMATS))('transcribes jfk as %s within a WER bound', async (ext) => {
-    const res = await postFile(server.url, T, files.file('jfk.wav', ext), { model: 'whisper-1' });
+    const res = await postFile(server().url, T, files.file('jfk.wav', ext), { model: 'whisper-1' });
     expect(res.status).toBe(200);
     const { text } = (await res.json()) as { text: string };
     expect(wer(transcript('jfk.wav'), text)).toBeLessThanOrEqual(0.15);
@@ -46,7 +37,7 @@ describe('file transcription', () => {
   }, 60_000);
 
   it('takes the audio track of a video', async () => {
-    const res = await postFile(server.url, T, files.video('jfk.wav'), { model: 'whisper-1', response_format: 'text' });
+    const res = await postFile(server().url, T, files.video('jfk.wav'), { model: 'whisper-1', response_format: 'text' });
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toContain('text/plain');
     expect(wer(transcript('jfk.wav'), await res.text())).toBeLessThanOrEqual(0.15);
@@ -54,8 +45,8 @@ describe('file transcription', () => {
 
   it('gives SRT and VTT that parse, with ordered cues inside the audio', async () => {
     const flac = files.file('ls-6930-75918-0000.wav', 'flac');
-    const srt = await (await postFile(server.url, T, flac, { model: 'whisper-1', response_format: 'srt' })).text();
-    const vtt = await (await postFile(server.url, T, flac, { model: 'whisper-1', response_format: 'vtt' })).text();
+    const srt = await (await postFile(server().url, T, flac, { model: 'whisper-1', response_format: 'srt' })).text();
+    const vtt = await (await postFile(server().url, T, flac, { model: 'whisper-1', response_format: 'vtt' })).text();
     expect(vtt.startsWith('WEBVTT\n\n')).toBe(true);
     for (const [body, sep] of [[srt, ','], [vtt, '.']] as const) {
       const list = cues(body, sep);
@@ -67,7 +58,7 @@ describe('file transcription', () => {
   }, 60_000);
 
   it('reports words and segments with timestamps in verbose_json', async () => {
-    const res = await postFile(server.url, T, files.file('ls-7902-96591-0000.wav', 'mp3'), {
+    const res = await postFile(server().url, T, files.file('ls-7902-96591-0000.wav', 'mp3'), {
       model: 'whisper-1', response_format: 'verbose_json', 'timestamp_granularities[]': ['word', 'segment'], language: 'en',
     });
     const body = (await res.json()) as { words: Array<{ word: string; start: number; end: number }>; segments: Array<{ start: number; end: number }>; language: string; duration: number };
@@ -83,10 +74,10 @@ describe('file transcription', () => {
 
   it('detects German and translates it into English', async () => {
     const ogg = files.file('fleurs-de-001.wav', 'ogg');
-    const de = (await (await postFile(server.url, T, ogg, { model: 'whisper-1', response_format: 'verbose_json' })).json()) as { language: string; text: string };
+    const de = (await (await postFile(server().url, T, ogg, { model: 'whisper-1', response_format: 'verbose_json' })).json()) as { language: string; text: string };
     expect(de.language).toBe('de');
     expect(wer(transcript('fleurs-de-001.wav'), de.text)).toBeLessThanOrEqual(0.35);
-    const en = (await (await postFile(server.url, '/v1/audio/translations', ogg, { model: 'whisper-1', response_format: 'verbose_json' })).json()) as { text: string; task: string };
+    const en = (await (await postFile(server().url, '/v1/audio/translations', ogg, { model: 'whisper-1', response_format: 'verbose_json' })).json()) as { text: string; task: string };
     expect(en.task).toBe('translate');
     const words = en.text.toLowerCase().split(/\W+/);
     expect(words.filter((w) => ['the', 'he', 'was', 'and', 'into', 'water', 'even'].includes(w)).length).toBeGreaterThanOrEqual(3);
@@ -94,7 +85,7 @@ describe('file transcription', () => {
   }, 90_000);
 
   it('streams progress and partial text as server-sent events with stream=true', async () => {
-    const res = await postFile(server.url, T, files.file('jfk.wav', 'mp3'), { model: 'whisper-1', stream: 'true' });
+    const res = await postFile(server().url, T, files.file('jfk.wav', 'mp3'), { model: 'whisper-1', stream: 'true' });
     expect(res.headers.get('content-type')).toContain('text/event-stream');
     const events = (await res.text()).split('\n').filter((l) => l.startsWith('data: ')).map((l) => JSON.parse(l.slice(6)) as Record<string, unknown>);
     const deltas = events.filter((e) => e.type === 'transcript.text.delta');
@@ -106,12 +97,12 @@ describe('file transcription', () => {
   }, 60_000);
 
   it.each(['silence-60s.wav', 'noise-30s.wav', 'tones-20s.wav'])('gives empty text for %s with vad=true', async (fixture) => {
-    const res = await postFile(server.url, T, files.file(fixture, 'flac'), { model: 'whisper-1', vad: 'true' });
+    const res = await postFile(server().url, T, files.file(fixture, 'flac'), { model: 'whisper-1', vad: 'true' });
     expect(await res.json()).toEqual({ text: '' });
   }, 60_000);
 
   it('keeps speech with vad=true', async () => {
-    const res = await postFile(server.url, T, files.file('jfk.wav', 'webm'), { model: 'whisper-1', vad: 'true' });
+    const res = await postFile(server().url, T, files.file('jfk.wav', 'webm'), { model: 'whisper-1', vad: 'true' });
     expect(wer(transcript('jfk.wav'), ((await res.json()) as { text: string }).text)).toBeLessThanOrEqual(0.15);
   }, 60_000);
 });
@@ -122,18 +113,18 @@ describe('bad uploads', () => {
     const flac = readFileSync(files.file('ls-6930-75918-0000.wav', 'flac'));
     const wav = readFileSync(files.file('jfk.wav', 'wav', []));
     const [good, ...bad] = await Promise.all([
-      postFile(server.url, T, mp3, { model: 'whisper-1' }),
-      postFile(server.url, T, new TextEncoder().encode('this is a text file, not audio\n'.repeat(50)), { model: 'whisper-1' }, 'notes.txt'),
-      postFile(server.url, T, new Uint8Array(0), { model: 'whisper-1' }, 'empty.wav'),
-      postFile(server.url, T, flac.subarray(0, Math.floor(flac.length / 2)), { model: 'whisper-1' }, 'half.flac'),
-      postFile(server.url, T, wav.subarray(0, 78), { model: 'whisper-1' }, 'header-only.wav'),
+      postFile(server().url, T, mp3, { model: 'whisper-1' }),
+      postFile(server().url, T, new TextEncoder().encode('this is a text file, not audio\n'.repeat(50)), { model: 'whisper-1' }, 'notes.txt'),
+      postFile(server().url, T, new Uint8Array(0), { model: 'whisper-1' }, 'empty.wav'),
+      postFile(server().url, T, flac.subarray(0, Math.floor(flac.length / 2)), { model: 'whisper-1' }, 'half.flac'),
+      postFile(server().url, T, wav.subarray(0, 78), { model: 'whisper-1' }, 'header-only.wav'),
     ]);
     expect(good.status).toBe(200);
     expect(wer(transcript('jfk.wav'), ((await good.json()) as { text: string }).text)).toBeLessThanOrEqual(0.15);
     const codes = await Promise.all(bad.map(async (r) => [r.status, ((await r.json()) as { error: { code: string } }).error.code]));
     expect(codes).toEqual([[400, 'unsupported_audio'], [400, 'empty_file'], [400, 'truncated_audio'], [400, 'truncated_audio']]);
-    expect(server.supervisor.snapshot().state).toBe('ready');
-    expect(server.supervisor.snapshot().restarts).toBe(0);
+    expect(server().supervisor.snapshot().state).toBe('ready');
+    expect(server().supervisor.snapshot().restarts).toBe(0);
   }, 90_000);
 
   it('answers 400 for bad fields and a missing file', async () => {
@@ -146,17 +137,17 @@ describe('bad uploads', () => {
       [{ model: 'whisper-1', 'timestamp_granularities[]': 'word' }, 'verbose_json'],
     ];
     for (const [fields, mention] of cases) {
-      const res = await postFile(server.url, T, mp3, fields);
+      const res = await postFile(server().url, T, mp3, fields);
       expect(res.status).toBe(400);
       expect(((await res.json()) as { error: { code: string; message: string } }).error.message).toContain(mention);
     }
-    const noFile = await fetch(`${server.url}${T}`, { method: 'POST', body: new FormData() });
+    const noFile = await fetch(`${server().url}${T}`, { method: 'POST', body: new FormData() });
     expect(noFile.status).toBe(400);
   });
 
   it('answers 413 for an upload over MAX_UPLOAD_BYTES without buffering it', async () => {
     const config = { ...testConfig(), MAX_UPLOAD_BYTES: 64 * 1024 };
-    const app = createApp({ config, sidecar: server.supervisor, scheduler: server.scheduler, log: testLogger().log });
+    const app = createApp({ config, sidecar: server().supervisor, scheduler: server().scheduler, log: testLogger().log });
     const form = new FormData();
     form.append('model', 'whisper-1');
     form.append('file', new Blob([readFileSync(files.file('jfk.wav', 'wav', []))]), 'jfk.wav');

@@ -5,10 +5,9 @@
  * chunk inside one person's turns carries that person's label, the two people get different ones,
  * and committed interim segments carry them as they are known. Without diarize, no speaker field.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServer, type RunningServer } from '../../src/server.js';
+import { describe, expect, it } from 'vitest';
 import { AUDIO_DIR, readWavPcm } from '../helpers/audio.js';
-import { testConfig, testLogger, waitForState } from '../helpers/server.js';
+import { useServer } from '../helpers/server.js';
 import { streamPcm, wsUrl } from '../helpers/ws-client.js';
 
 const cut = (pcm: Buffer, from: number, to: number) => pcm.subarray(Math.round(from * 16_000) * 2, Math.round(to * 16_000) * 2);
@@ -23,20 +22,11 @@ pieces.reduce((t, [pcm, who]) => (who && turns.push([t, t + pcm.length / 32_000,
 const conversation = Buffer.concat(pieces.map(([pcm]) => pcm));
 const whoAt = (s: number, e: number) => turns.find(([a, b]) => (s + e) / 2 >= a && (s + e) / 2 <= b)?.[2];
 
-let server: RunningServer;
-
-beforeAll(async () => {
-  server = await startServer(testConfig(), testLogger().log);
-  await waitForState(server.supervisor, 'ready');
-}, 180_000);
-
-afterAll(async () => {
-  await server?.close();
-});
+const server = useServer();
 
 describe('streaming diarization', () => {
   it('labels each speaker the same way for the whole session', async () => {
-    const r = await streamPcm(wsUrl(server.url), conversation, { config: { diarize: true }, chunkBytes: 16_000, pauseMs: 125 });
+    const r = await streamPcm(wsUrl(server().url), conversation, { config: { diarize: true }, chunkBytes: 16_000, pauseMs: 125 });
     expect(r.errors).toEqual([]);
     const chunks = r.final!.chunks as Array<{ text: string; timestamp: [number, number]; speaker: string | null }>;
     expect(chunks.length).toBeGreaterThan(2);
@@ -57,7 +47,7 @@ describe('streaming diarization', () => {
   }, 240_000);
 
   it('adds no speaker field without diarize', async () => {
-    const r = await streamPcm(wsUrl(server.url), cut(jfk, 0, 11), { chunkBytes: 32_000 });
+    const r = await streamPcm(wsUrl(server().url), cut(jfk, 0, 11), { chunkBytes: 32_000 });
     expect((r.final!.chunks as object[]).every((c) => !('speaker' in c))).toBe(true);
   }, 120_000);
 });
