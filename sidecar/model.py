@@ -38,6 +38,8 @@ class TranscribeItem:
     prompt: Optional[str] = None
     # Stream windows: a cap proportional to the window, so a decode that starts looping stops early.
     max_new_tokens: Optional[int] = None
+    # Stream windows: skip the decode when Whisper itself rates the window as no speech above this.
+    no_speech_threshold: Optional[float] = None
 
 
 @dataclass
@@ -140,6 +142,24 @@ def detect_language(loaded: LoadedModel, audio: np.ndarray) -> Optional[str]:
     return token.strip("<|>") if isinstance(token, str) else None
 
 
+def no_speech_probability(loaded: LoadedModel, audio: np.ndarray) -> float:
+    """Whisper's own no-speech probability for a window: P(<|nospeech|>) right after
+    <|startoftranscript|>, as openai-whisper computes it (one encoder pass, one decoder step).
+
+    The pipeline does not expose it, and short-form generate() in transformers 5.24 ignores
+    no_speech_threshold, so it is computed here for stream windows that ask for it.
+    """
+    pipe = loaded.pipe
+    config = pipe.model.generation_config
+    features = pipe.feature_extractor(audio[:30 * SAMPLING_RATE], sampling_rate=SAMPLING_RATE,
+                                      return_tensors="pt").input_features
+    features = features.to(loaded.choice.device, dtype=loaded.choice.dtype)
+    start = torch.tensor([[config.decoder_start_token_id]], device=loaded.choice.device)
+    with torch.inference_mode():
+        logits = pipe.model(input_features=features, decoder_input_ids=start).logits[0, -1].float()
+    return float(logits.softmax(-1)[config.no_timestamps_token_id - 1])
+
+
 def _result(out: dict, timestamps: Any) -> dict:
     chunks = []
     for chunk in out.get("chunks") or []:
@@ -162,6 +182,11 @@ def transcribe(loaded: LoadedModel, items: list[TranscribeItem], return_timestam
     results: list[Optional[dict]] = [None] * len(items)
     groups: dict[tuple, list[int]] = {}
     for index, item in enumerate(items):
+        if item.no_speech_threshold is not None:
+            no_speech = no_speech_probability(loaded, item.audio)
+            if no_speech > item.no_speech_threshold:
+                results[index] = {"text": "", "chunks": [], "language": item.language, "no_speech_prob": no_speech}
+                continue
         groups.setdefault((item.language, item.task, item.prompt, item.max_new_tokens), []).append(index)
     for indexes in groups.values():
         first = items[indexes[0]]

@@ -56,6 +56,7 @@ export const envSchema = z.object({
   STREAM_ENDPOINT_MS: int(100, 10_000).default(800),
   STREAM_VAD_THRESHOLD: z.coerce.number().min(0.05).max(0.95).default(0.5),
   STREAM_PROMPT_CHARS: int(0, 1000).default(200),
+  STREAM_NO_SPEECH_THRESHOLD: z.coerce.number().min(0).max(1).default(0.6),
   /** Production (src/http/auth.ts, src/http/limits.ts): comma-separated keys; unset = no auth. Token characters only, so browsers can send one as a WebSocket subprotocol. */
   API_KEYS: z.string().regex(/^[A-Za-z0-9._~-]{12,256}(,[A-Za-z0-9._~-]{12,256})*$/, 'expected comma-separated keys of 12-256 characters from A-Z a-z 0-9 . _ ~ -').optional(),
   /** Comma-separated origins allowed by CORS, or `*` (then without credentials); unset = same origin only. */

@@ -42,6 +42,8 @@ export interface SessionOptions {
   maxSessionS: number;
   /** Committed text carried into each decode as Whisper's prompt, in characters (0: none). */
   promptChars: number;
+  /** Drop a window Whisper itself rates as no speech above this (0: never). */
+  noSpeechThreshold: number;
   idleTimeoutMs: number;
   endpointing: EndpointingOptions;
   /** Languages the loaded model knows; empty: not checked. */
@@ -300,6 +302,7 @@ export class Session {
       task: this.#task,
       prompt: this.options.promptChars > 0 ? promptOf(this.#agreement, this.options.promptChars) : null,
       max_new_tokens: tokenCap(toSeconds(until - start)),
+      no_speech_threshold: this.options.noSpeechThreshold > 0 ? this.options.noSpeechThreshold : null,
     };
     this.#decodeBusy = true;
     this.#decodes += 1;

@@ -34,6 +34,8 @@ export const itemResultSchema = z.object({
   chunks: z.array(chunkSchema),
   language: z.string().nullable(),
   speakers: z.array(speakerTurnSchema).optional(),
+  /** Set when a stream window was not decoded because Whisper rated it as no speech. */
+  no_speech_prob: z.number().optional(),
 });
 export type ItemResult = z.infer<typeof itemResultSchema>;
 
@@ -96,6 +98,8 @@ export interface TranscribeItem {
   prompt?: string | null;
   /** Cap on decoded tokens for this item (1..444); stream windows set one in proportion to their length. */
   max_new_tokens?: number;
+  /** Stream windows: skip the decode when Whisper's own no-speech probability is above this (0..1]. */
+  no_speech_threshold?: number | null;
 }
 
 /** How a file request decodes long audio (sidecar/files.py); absent for stream windows. */

@@ -150,6 +150,7 @@ function sessionOptions(deps: StreamingDeps, log: Logger) {
     maxWindowS: c.STREAM_MAX_WINDOW_S,
     maxSessionS: c.WS_MAX_SESSION_S,
     promptChars: c.STREAM_PROMPT_CHARS,
+    noSpeechThreshold: c.STREAM_NO_SPEECH_THRESHOLD,
     idleTimeoutMs: c.WS_IDLE_TIMEOUT_MS,
     endpointing: { ...defaultEndpointing, endpointMs: c.STREAM_ENDPOINT_MS, threshold: c.STREAM_VAD_THRESHOLD, negThreshold: Math.max(0.01, c.STREAM_VAD_THRESHOLD - 0.15) },
     languages: deps.sidecar.snapshot().loaded?.languages ?? [],
