@@ -25,31 +25,9 @@ import { initialEndpoint, speechSince, stepEndpoint, VAD_FRAME, type Endpointing
 import { wordsOf, type Word } from './hypothesis.js';
 import { closeLastSegment, promptOf, segmentsOf, transcriptOf } from './transcript.js';
 import { AudioWindow, toSample, toSeconds } from './window.js';
-import type { ClientConfig, FinalFrame, InterimFrame, SessionSink, SpeakerLabeller } from './types.js';
+import type { ClientConfig, FinalFrame, InterimFrame, SessionOptions, SessionSink, SpeakerLabeller, Transcriber } from './types.js';
 
-/** The model side a session needs; route.ts builds it from the scheduler and the VAD lane. */
-export interface Transcriber {
-  /** `flush`: the decode commits an utterance or ends the session, so it goes ahead of re-decodes. */
-  decode(item: TranscribeItem, timestamps: true | 'word', flush: boolean): Promise<ItemResult>;
-  /** Speech probability per 512-sample frame of 16 kHz s16le audio. */
-  vad(audio: Uint8Array): Promise<Float32Array>;
-  speakers?(onError: (err: unknown) => void): SpeakerLabeller; // labels for diarize sessions (speakers.ts)
-}
-
-export interface SessionOptions {
-  decodeIntervalS: number;
-  maxWindowS: number;
-  maxSessionS: number;
-  /** Committed text carried into each decode as Whisper's prompt, in characters (0: none). */
-  promptChars: number;
-  /** Drop a window Whisper itself rates as no speech above this (0: never). */
-  noSpeechThreshold: number;
-  idleTimeoutMs: number;
-  endpointing: EndpointingOptions;
-  /** Languages the loaded model knows; empty: not checked. */
-  languages: readonly string[];
-  log: Logger;
-}
+export type { SessionOptions, Transcriber } from './types.js';
 
 export type SessionState = 'open' | 'streaming' | 'draining' | 'closed';
 

@@ -4,7 +4,11 @@
  * shapes (its zod schemas are checked against them at compile time); session/ never sees a socket.
  */
 import type { ErrorCode } from '../errors.js';
-export type { SpeakerLabeller } from './speakers.js';
+import type { Logger } from '../log.js';
+import type { ItemResult, TranscribeItem } from '../sidecar/protocol.js';
+import type { EndpointingOptions } from './endpointing.js';
+import type { SpeakerLabeller } from './speakers.js';
+export type { SpeakerLabeller };
 
 /** Options of the `config` message (all optional). */
 export interface ClientConfig {
@@ -79,4 +83,28 @@ export type ServerFrame = InterimFrame | FinalFrame | ErrorFrame;
 export interface SessionSink {
   send(frame: ServerFrame): void;
   close(code: number, reason: string): void;
+}
+
+/** The model side a session needs; route.ts builds it from the scheduler and the VAD lane. */
+export interface Transcriber {
+  /** `flush`: the decode commits an utterance or ends the session, so it goes ahead of re-decodes. */
+  decode(item: TranscribeItem, timestamps: true | 'word', flush: boolean): Promise<ItemResult>;
+  /** Speech probability per 512-sample frame of 16 kHz s16le audio. */
+  vad(audio: Uint8Array): Promise<Float32Array>;
+  speakers?(onError: (err: unknown) => void): SpeakerLabeller; // labels for diarize sessions (speakers.ts)
+}
+
+export interface SessionOptions {
+  decodeIntervalS: number;
+  maxWindowS: number;
+  maxSessionS: number;
+  /** Committed text carried into each decode as Whisper's prompt, in characters (0: none). */
+  promptChars: number;
+  /** Drop a window Whisper itself rates as no speech above this (0: never). */
+  noSpeechThreshold: number;
+  idleTimeoutMs: number;
+  endpointing: EndpointingOptions;
+  /** Languages the loaded model knows; empty: not checked. */
+  languages: readonly string[];
+  log: Logger;
 }
