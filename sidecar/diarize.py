@@ -154,24 +154,8 @@ def _normalised(audio: np.ndarray, target_dbfs: float = -30.0) -> np.ndarray:
 
 def speech_regions(probs: np.ndarray, n_samples: int) -> list[tuple[int, int]]:
     """[start, end) samples of speech, split at pauses of 0.3 s, padded 0.1 s; under 0.25 s dropped."""
-    regions: list[list[int]] = []
-    speaking = False
-    for i, p in enumerate(probs):
-        if p >= VAD_ON and not speaking:
-            speaking = True
-            regions.append([i * FRAME, (i + 1) * FRAME])
-        elif speaking and p >= VAD_OFF:
-            regions[-1][1] = (i + 1) * FRAME
-        elif speaking:
-            speaking = False
-    merged: list[list[int]] = []
-    for r in regions:
-        if merged and r[0] - merged[-1][1] < MIN_SILENCE_S * RATE:
-            merged[-1][1] = r[1]
-        else:
-            merged.append(list(r))
-    pad = int(PAD_S * RATE)
-    return [(max(0, s - pad), min(n_samples, e + pad)) for s, e in merged if e - s >= 0.25 * RATE]
+    return longform.speech_regions(probs, n_samples, on=VAD_ON, off=VAD_OFF, extend_at=VAD_OFF,
+                                   min_silence_s=MIN_SILENCE_S, pad_s=PAD_S, min_speech_s=0.25)
 
 
 def windows(regions: list[tuple[int, int]]) -> list[tuple[int, int]]:

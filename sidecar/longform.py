@@ -63,26 +63,33 @@ def levelled(audio: np.ndarray, block: int = RATE // 2, target_rms: float = 0.05
     return np.clip(out, -1.0, 1.0)
 
 
-def speech_regions(probs: np.ndarray, n_samples: int) -> list[tuple[int, int]]:
-    """[start, end) sample ranges where speech is, from per-frame probabilities."""
+def speech_regions(probs: np.ndarray, n_samples: int, *, on: float = THRESHOLD, off: float = THRESHOLD - 0.15,
+                   extend_at: float = THRESHOLD, min_silence_s: float = MIN_SILENCE_S, pad_s: float = PAD_S,
+                   min_speech_s: float = MIN_SPEECH_S) -> list[tuple[int, int]]:
+    """[start, end) sample ranges where speech is, from per-frame probabilities.
+
+    A region opens at `on`, grows while the probability stays at or above `extend_at` and closes
+    below `off`; regions closer than min_silence_s merge, shorter than min_speech_s are dropped,
+    the rest padded by pad_s. Defaults are the long-form mode's; diarize.py passes its own.
+    """
     regions: list[list[int]] = []
     speaking = False
     for i, p in enumerate(probs):
-        if p >= THRESHOLD and not speaking:
+        if p >= on and not speaking:
             speaking = True
             regions.append([i * FRAME, (i + 1) * FRAME])
-        elif p >= THRESHOLD:
+        elif speaking and p >= extend_at:
             regions[-1][1] = (i + 1) * FRAME
-        elif speaking and p < THRESHOLD - 0.15:
+        elif speaking and p < off:
             speaking = False
     merged: list[list[int]] = []
     for r in regions:
-        if merged and r[0] - merged[-1][1] < MIN_SILENCE_S * RATE:
+        if merged and r[0] - merged[-1][1] < min_silence_s * RATE:
             merged[-1][1] = r[1]
         else:
             merged.append(r)
-    pad = int(PAD_S * RATE)
-    out = [(max(0, s - pad), min(n_samples, e + pad)) for s, e in merged if e - s >= MIN_SPEECH_S * RATE]
+    pad = int(pad_s * RATE)
+    out = [(max(0, s - pad), min(n_samples, e + pad)) for s, e in merged if e - s >= min_speech_s * RATE]
     return [(s, e) for s, e in out if e > s]
 
 
