@@ -125,29 +125,13 @@ def language_code(name: Optional[str]) -> Optional[str]:
     return TO_LANGUAGE_CODE.get(name.lower(), name)
 
 
-def detect_language(loaded: LoadedModel, audio: np.ndarray) -> Optional[str]:
-    """ISO code of the language Whisper hears in the first 30 s of `audio` (one encoder pass).
+def start_of_transcript(loaded: LoadedModel, audio: np.ndarray) -> tuple[float, Optional[str]]:
+    """Whisper's first decoding step on the first 30 s of `audio` (one encoder pass, one decoder
+    step after <|startoftranscript|>), as openai-whisper reads it: the no-speech probability
+    P(<|nospeech|>) and the most likely language (ISO code).
 
-    Used instead of the pipeline's return_language=True, which fails in transformers 5.24 as soon
-    as a batch holds more than one chunk.
-    """
-    if len(audio) == 0:
-        return None
-    pipe = loaded.pipe
-    features = pipe.feature_extractor(audio[:30 * SAMPLING_RATE], sampling_rate=SAMPLING_RATE, return_tensors="pt").input_features
-    features = features.to(loaded.choice.device, dtype=loaded.choice.dtype)
-    with torch.inference_mode():
-        ids = pipe.model.detect_language(input_features=features)
-    token = pipe.tokenizer.convert_ids_to_tokens(int(ids.reshape(-1)[0]))
-    return token.strip("<|>") if isinstance(token, str) else None
-
-
-def no_speech_probability(loaded: LoadedModel, audio: np.ndarray) -> float:
-    """Whisper's own no-speech probability for a window: P(<|nospeech|>) right after
-    <|startoftranscript|>, as openai-whisper computes it (one encoder pass, one decoder step).
-
-    The pipeline does not expose it, and short-form generate() in transformers 5.24 ignores
-    no_speech_threshold, so it is computed here for stream windows that ask for it.
+    The pipeline exposes neither: its return_language=True fails in transformers 5.24 as soon as a
+    batch holds more than one chunk, and short-form generate() ignores no_speech_threshold.
     """
     pipe = loaded.pipe
     config = pipe.model.generation_config
@@ -157,7 +141,22 @@ def no_speech_probability(loaded: LoadedModel, audio: np.ndarray) -> float:
     start = torch.tensor([[config.decoder_start_token_id]], device=loaded.choice.device)
     with torch.inference_mode():
         logits = pipe.model(input_features=features, decoder_input_ids=start).logits[0, -1].float()
-    return float(logits.softmax(-1)[config.no_timestamps_token_id - 1])
+    no_speech = float(logits.softmax(-1)[config.no_timestamps_token_id - 1])
+    lang_ids = list((getattr(config, "lang_to_id", None) or {}).values())
+    if not lang_ids:
+        return no_speech, None
+    best = lang_ids[int(torch.argmax(logits[lang_ids]))]
+    return no_speech, pipe.tokenizer.convert_ids_to_tokens(best).strip("<|>")
+
+
+def detect_language(loaded: LoadedModel, audio: np.ndarray) -> Optional[str]:
+    """ISO code of the language Whisper hears in the first 30 s of `audio`."""
+    return start_of_transcript(loaded, audio)[1] if len(audio) else None
+
+
+def no_speech_probability(loaded: LoadedModel, audio: np.ndarray) -> float:
+    """Whisper's own no-speech probability for a window (see start_of_transcript)."""
+    return start_of_transcript(loaded, audio)[0]
 
 
 def _result(out: dict, timestamps: Any) -> dict:
@@ -181,9 +180,10 @@ def transcribe(loaded: LoadedModel, items: list[TranscribeItem], return_timestam
     timestamps = loaded.settings.return_timestamps if return_timestamps is None else return_timestamps
     results: list[Optional[dict]] = [None] * len(items)
     groups: dict[tuple, list[int]] = {}
+    heard: dict[int, Optional[str]] = {}  # language from the no-speech probe: no second detection pass
     for index, item in enumerate(items):
         if item.no_speech_threshold is not None:
-            no_speech = no_speech_probability(loaded, item.audio)
+            no_speech, heard[index] = start_of_transcript(loaded, item.audio)
             if no_speech > item.no_speech_threshold:
                 results[index] = {"text": "", "chunks": [], "language": item.language, "no_speech_prob": no_speech}
                 continue
@@ -198,5 +198,5 @@ def transcribe(loaded: LoadedModel, items: list[TranscribeItem], return_timestam
             outs = [outs]
         for i, out in zip(indexes, outs):
             results[i] = _result(out, timestamps)
-            results[i]["language"] = first.language or detect_language(loaded, items[i].audio)
+            results[i]["language"] = first.language or heard.get(i) or detect_language(loaded, items[i].audio)
     return [r for r in results if r is not None]
