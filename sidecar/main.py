@@ -86,8 +86,13 @@ def main() -> int:
 
     diarization = diarize.choose()
     log.info("diarization backend: %s (%s)", diarization.backend, diarization.reason)
+    import slices
+
+    # The server cuts pipeline-mode files into slices of the pipeline's own chunks (slices.py).
+    chunking = slices.chunking(loaded.pipe, settings.chunk_length_s, settings.batch_size)
     writer.send(protocol.ready({**loaded.describe(), "diarization": {
-        "backend": diarization.backend, "reason": diarization.reason, "model": diarization.model}}, os.getpid()))
+        "backend": diarization.backend, "reason": diarization.reason, "model": diarization.model},
+        "file_chunking": chunking.describe()}, os.getpid()))
     return _serve(Service(loaded, writer, vad), writer, max_bytes)
 
 

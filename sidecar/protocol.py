@@ -181,3 +181,59 @@ def pong(rid: int) -> dict:
 
 def bye(rid: int) -> dict:
     return {"id": rid, "type": "bye"}
+
+
+@dataclass
+class FileSliceRequest:
+    """`file_slice`: one forward batch of a pipeline-mode file (sidecar/slices.py)."""
+    id: int
+    item: TranscribeItem  # the slice's audio span only, with the file's decoding options
+    offset: int  # sample index of the span's first sample in the file
+    total: int  # samples in the whole file
+    first: int  # index of the slice's first chunk
+    count: int  # chunks in the slice
+    return_timestamps: Any
+    temperature: float = 0.0
+
+
+@dataclass
+class FileJoinRequest:
+    """`file_join`: the pipeline's postprocess over every slice's outputs, in order."""
+    id: int
+    outputs: list[bytes]
+    return_timestamps: Any
+    language: Optional[str]
+
+
+def _natural(message: dict, key: str, rid: int, minimum: int = 0) -> int:
+    value = message.get(key)
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise ProtocolError("bad_request", f"{key} must be an integer >= {minimum}", rid)
+    return value
+
+
+def parse_file_slice(message: dict) -> FileSliceRequest:
+    base = parse_transcribe({**message, "type": "transcribe", "mode": None, "diarize": None})
+    if len(base.items) != 1:
+        raise ProtocolError("bad_request", "file_slice takes one item (the slice's audio)", base.id)
+    return FileSliceRequest(base.id, base.items[0], _natural(message, "offset", base.id),
+                            _natural(message, "total", base.id, 1), _natural(message, "first", base.id),
+                            _natural(message, "count", base.id, 1), base.return_timestamps, base.temperature)
+
+
+def parse_file_join(message: dict) -> FileJoinRequest:
+    rid = request_id(message)
+    if rid is None:
+        raise ProtocolError("bad_request", "file_join needs an integer id")
+    outputs = message.get("outputs")
+    if not isinstance(outputs, list) or not outputs or not all(isinstance(o, (bytes, bytearray)) for o in outputs):
+        raise ProtocolError("bad_request", "file_join needs a non-empty list of slice outputs (bytes)", rid)
+    timestamps = message.get("return_timestamps")
+    if timestamps not in (None, True, False, "word"):
+        raise ProtocolError("bad_request", "return_timestamps must be true, false or \"word\"", rid)
+    return FileJoinRequest(rid, [bytes(o) for o in outputs], timestamps, _optional_str(message, "language", rid))
+
+
+def slice_result(rid: int, out: dict, seconds: float) -> dict:
+    """A slice's outputs (opaque to the server, sent back in file_join), chunk texts and progress."""
+    return {"id": rid, "type": "slice_result", **out, "seconds": round(seconds, 4)}

@@ -22,6 +22,7 @@ import files
 import framing
 import model as model_module
 import protocol
+import slices
 
 log = logging.getLogger("sidecar.service")
 EXIT_DEVICE_LOST = 70
@@ -50,6 +51,16 @@ def _is_device_lost(exc: BaseException) -> bool:
     return isinstance(exc, RuntimeError) and ("CUDA error" in text or "device-side assert" in text)
 
 
+# Request kinds and their parsers; vad and embed go to the vad lane, the rest to the model lane.
+PARSERS = {
+    "transcribe": protocol.parse_transcribe,
+    "file_slice": protocol.parse_file_slice,
+    "file_join": protocol.parse_file_join,
+    "vad": protocol.parse_audio_request,
+    "embed": protocol.parse_audio_request,
+}
+
+
 class Service:
     def __init__(self, loaded: model_module.LoadedModel, writer: FrameWriter, vad,
                  exit_process: Callable[[int], None] = os._exit):
@@ -57,9 +68,11 @@ class Service:
         self._writer = writer
         self._vad = vad
         self._exit = exit_process
+        # A pipeline-mode file in slices (slices.py) is chunked exactly as the pipeline chunks it.
+        self._chunking = slices.chunking(loaded.pipe, loaded.settings.chunk_length_s, loaded.settings.batch_size)
         # Speaker turns for file requests that ask (diarize.py); the backend loads on first use.
         self._diarizer = diarize.Diarizer(vad)
-        self._work: "queue.Queue[protocol.TranscribeRequest | None]" = queue.Queue()
+        self._work: "queue.Queue[protocol.TranscribeRequest | protocol.FileSliceRequest | protocol.FileJoinRequest | None]" = queue.Queue()
         self._vad_work: "queue.Queue[protocol.AudioRequest | None]" = queue.Queue()
         self._worker = threading.Thread(target=self._run_worker, name="model-worker", daemon=True)
         self._worker.start()
@@ -72,10 +85,10 @@ class Service:
         rid = protocol.request_id(message)
         if kind == "ping":
             self._writer.send(protocol.pong(rid if rid is not None else 0))
-        elif kind in ("transcribe", "vad", "embed"):
+        elif kind in PARSERS:
             # Speaker embeddings are small and quick: they share the vad lane, never a decode's.
-            parse, lane = ((protocol.parse_transcribe, self._work) if kind == "transcribe"
-                           else (protocol.parse_audio_request, self._vad_work))
+            parse = PARSERS[kind]
+            lane = self._vad_work if kind in ("vad", "embed") else self._work
             try:
                 lane.put(parse(message))
             except protocol.ProtocolError as exc:
@@ -132,10 +145,19 @@ class Service:
     def _transcribe(self, request: protocol.TranscribeRequest) -> None:
         started = time.perf_counter()
         try:
-            if request.mode is not None:
+            if isinstance(request, protocol.FileSliceRequest):
+                out = slices.decode_slice(self._loaded, self._chunking, request)
+                self._writer.send(protocol.slice_result(request.id, out, time.perf_counter() - started))
+                return
+            if isinstance(request, protocol.FileJoinRequest):
+                items = [slices.join(self._loaded, request)]
+            elif request.mode is not None:
                 items = self._transcribe_files(request)
             else:
                 items = model_module.transcribe(self._loaded, request.items, request.return_timestamps)
+        except slices.SliceError as exc:
+            self._writer.send(protocol.error(request.id, "bad_request", str(exc)))
+            return
         except torch.cuda.OutOfMemoryError as exc:
             torch.cuda.empty_cache()
             self._writer.send(protocol.error(request.id, "out_of_memory", str(exc)[:500]))
