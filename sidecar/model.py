@@ -17,6 +17,7 @@ from transformers import AutoModelForSpeechSeq2Seq, AutoProcessor, pipeline
 from transformers.models.whisper.tokenization_whisper import TO_LANGUAGE_CODE
 
 from device import DeviceChoice
+from protocol import TranscribeItem  # the message layer owns the item; the model reads it
 
 SAMPLING_RATE = 16000
 
@@ -27,19 +28,6 @@ class PipelineSettings:
     batch_size: int = 16
     return_timestamps: Any = True
     max_new_tokens: int = 128
-
-
-@dataclass
-class TranscribeItem:
-    """One piece of audio (16 kHz mono float32) and how to decode it."""
-    audio: np.ndarray
-    language: Optional[str] = None
-    task: Optional[str] = None
-    prompt: Optional[str] = None
-    # Stream windows: a cap proportional to the window, so a decode that starts looping stops early.
-    max_new_tokens: Optional[int] = None
-    # Stream windows: skip the decode when Whisper itself rates the window as no speech above this.
-    no_speech_threshold: Optional[float] = None
 
 
 @dataclass

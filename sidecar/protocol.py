@@ -10,12 +10,24 @@ from typing import Any, Optional
 
 import numpy as np
 
-from model import TranscribeItem
 
 PROTOCOL_VERSION = 1
 TASKS = ("transcribe", "translate")
 # Whisper decodes at most 448 tokens, 4 of which start every sequence.
 MAX_NEW_TOKENS_LIMIT = 444
+
+
+@dataclass
+class TranscribeItem:
+    """One piece of audio (16 kHz mono float32) and how to decode it."""
+    audio: np.ndarray
+    language: Optional[str] = None
+    task: Optional[str] = None
+    prompt: Optional[str] = None
+    # Stream windows: a cap proportional to the window, so a decode that starts looping stops early.
+    max_new_tokens: Optional[int] = None
+    # Stream windows: skip the decode when Whisper itself rates the window as no speech above this.
+    no_speech_threshold: Optional[float] = None
 
 
 class ProtocolError(Exception):

@@ -10,11 +10,11 @@ import type { Scheduler } from './scheduler/scheduler.js';
 import { cors } from 'hono/cors';
 import { ApiKeys, httpAuth } from './http/auth.js';
 import { demoRoutes } from './http/demo.js';
-import { Limiter, requestLimit } from './http/limits.js';
+import { type Limiter, requestLimit } from './http/limits.js';
 import { openApiRoutes } from './http/openapi.js';
 import { prometheusRoutes } from './http/prometheus.js';
 import { accessLog, requestIds } from './http/request-log.js';
-import { Metrics } from './metrics.js';
+import type { Metrics } from './metrics.js';
 import { STREAM_PATH } from './ws/route.js';
 
 /** Everything the routes need, passed in (no globals). */
@@ -24,10 +24,10 @@ export interface AppDeps {
   /** The one queue in front of the model: every transcription goes through it. */
   scheduler: Scheduler;
   log: Logger;
-  /** Admission limits shared with the WebSocket gate; built from config when absent. */
-  limiter?: Limiter;
-  /** The server's metrics; built from the deps when absent. */
-  metrics?: Metrics;
+  /** Admission limits shared with the WebSocket gate. */
+  limiter: Limiter;
+  /** The server's metrics (built once, in server.ts). */
+  metrics: Metrics;
 }
 
 /** Routes anyone may call with API_KEYS set: the service's identity, health, docs and the demo page. */
@@ -37,14 +37,7 @@ const OPEN_PATHS = /^\/(health|openapi\.json|docs|web\/[\w.-]+)?$/;
 export function createApp(deps: AppDeps): Hono {
   const app = new Hono();
   const { config } = deps;
-  const limiter = deps.limiter ?? new Limiter(config);
-  const metrics = deps.metrics ?? new Metrics({
-    sessions: () => limiter.stats().sessions,
-    fileRequests: () => limiter.stats().requests,
-    schedulerQueue: () => deps.scheduler.stats().queued,
-    sidecarQueue: () => deps.sidecar.snapshot().queue_depth,
-    sidecarReady: () => deps.sidecar.snapshot().state === 'ready',
-  });
+  const { limiter, metrics } = deps;
   if (config.CORS_ORIGINS) {
     // Keys travel in the Authorization header, never in cookies: no credentials, so `*` is safe.
     const origins = config.CORS_ORIGINS === '*' ? '*' : config.CORS_ORIGINS.split(',');
@@ -62,6 +55,7 @@ export function createApp(deps: AppDeps): Hono {
   const files = {
     scheduler: deps.scheduler,
     decode: { ffmpegPath: deps.config.FFMPEG_PATH, timeoutMs: deps.config.FFMPEG_TIMEOUT_MS, maxSeconds: deps.config.MAX_FILE_SECONDS },
+    chunking: () => deps.sidecar.snapshot().loaded?.file_chunking,
   };
   app.route('/', transcriptionRoutes({ config: deps.config, sidecar: deps.sidecar, files, log: deps.log }));
   app.notFound((c) => c.json(new AppError('not_found', `no route for ${c.req.method} ${c.req.path}`).toJSON(), 404));

@@ -35,8 +35,8 @@ export const envSchema = z.object({
   SIDECAR_PONG_TIMEOUT_MS: ms.default(20_000),
   SIDECAR_REQUEST_TIMEOUT_MS: ms.default(120_000),
   SIDECAR_REQUEST_TIMEOUT_PER_AUDIO_SECOND_MS: int(0, 60_000).default(2_000),
-  SIDECAR_QUEUE_MAX: int(1, 100_000).default(256),
   SCHEDULER_MAX_BATCH: int(1, 256).default(16),
+  /** The one queue in front of the model (src/scheduler/): its batch size and its bound (both lanes together). */
   SCHEDULER_QUEUE_MAX: int(1, 100_000).default(1_024),
   RESTART_BACKOFF_MS: ms.default(250),
   RESTART_BACKOFF_MAX_MS: ms.default(30_000),

@@ -11,15 +11,23 @@ export interface MetricSources {
   sessions(): number;
   fileRequests(): number;
   schedulerQueue(): number;
-  sidecarQueue(): number;
   sidecarReady(): boolean;
 }
 
-/** What a model request looks like to the meter (structurally a sidecar TranscribeParams). */
+/** What a sidecar request looks like to the meter (structurally the sidecar's request params). */
 export interface MeteredParams {
-  items: ReadonlyArray<{ audio: Uint8Array }>;
-  /** Set on file requests only. */
+  items?: ReadonlyArray<{ audio: Uint8Array }>;
+  /** A file slice's audio. */
+  item?: { audio: Uint8Array };
+  /** Slices: chunks in the request. */
+  count?: number;
+  /** Set on whole-file requests only. */
   mode?: unknown;
+}
+
+/** A client with one request(kind, params) (structurally the supervisor). */
+export interface MeteredClient {
+  request(kind: string, params: MeteredParams): Promise<unknown>;
 }
 
 /** Where the wrapped client's requests come from: stream windows or whole files. */
@@ -39,6 +47,7 @@ export class Metrics {
   readonly #rtf: Histogram<'kind'>;
   readonly #audioSeconds: Counter<'kind'>;
   readonly #failures: Counter<'kind'>;
+  readonly #requests: Counter<'kind'>;
 
   constructor(sources: MetricSources) {
     const registers = [this.registry];
@@ -46,14 +55,14 @@ export class Metrics {
       new Gauge({ name: PREFIX + name, help, registers, collect() { this.set(read()); } });
     gauge('sessions', 'Open WebSocket streaming sessions.', () => sources.sessions());
     gauge('file_requests_in_progress', 'File transcription requests being served.', () => sources.fileRequests());
-    gauge('scheduler_queue_depth', 'Jobs (stream windows, files) waiting in the scheduler for the model.', () => sources.schedulerQueue());
-    gauge('sidecar_queue_depth', 'Requests waiting in the supervisor for the sidecar (model and VAD lanes).', () => sources.sidecarQueue());
+    gauge('scheduler_queue_depth', 'Jobs waiting in the scheduler, the one queue in front of the model (stream windows, file slices, VAD, embeddings).', () => sources.schedulerQueue());
     gauge('sidecar_up', '1 when the sidecar is ready, else 0.', () => (sources.sidecarReady() ? 1 : 0));
     this.#restarts = new Counter({ name: `${PREFIX}sidecar_restarts_total`, help: 'Sidecar restarts, by cause.', labelNames: ['cause'], registers });
     this.#batchItems = new Histogram({ name: `${PREFIX}batch_size`, help: 'Items per model request.', labelNames: ['kind'], buckets: BATCH_BUCKETS, registers });
     this.#decodeSeconds = new Histogram({ name: `${PREFIX}decode_seconds`, help: 'Wall time of a model request, queueing in the supervisor included.', labelNames: ['kind'], buckets: LATENCY_BUCKETS, registers });
     this.#rtf = new Histogram({ name: `${PREFIX}real_time_factor`, help: 'Decode seconds per second of audio in a model request (below 1 is faster than real time).', labelNames: ['kind'], buckets: RTF_BUCKETS, registers });
     this.#audioSeconds = new Counter({ name: `${PREFIX}audio_seconds_total`, help: 'Seconds of audio decoded.', labelNames: ['kind'], registers });
+    this.#requests = new Counter({ name: `${PREFIX}sidecar_requests_total`, help: 'Requests sent to the sidecar, by message kind (transcribe, file_slice, file_join, vad, embed).', labelNames: ['kind'], registers });
     this.#failures = new Counter({ name: `${PREFIX}decode_failures_total`, help: 'Model requests that failed.', labelNames: ['kind'], registers });
   }
 
@@ -71,23 +80,26 @@ export class Metrics {
     if (audioSeconds > 0) this.#rtf.observe({ kind }, wallSeconds / audioSeconds);
   }
 
-  /** Wrap a model client so every request through it is measured. */
-  meter<P extends MeteredParams, R>(client: { transcribe(params: P): Promise<R> }): { transcribe(params: P): Promise<R> } {
-    return {
-      transcribe: async (params) => {
-        const kind: DecodeKind = params.mode === undefined ? 'stream' : 'file';
-        const started = performance.now();
-        try {
-          const result = await client.transcribe(params);
-          const audio = params.items.reduce((s, i) => s + i.audio.byteLength / 32_000, 0);
-          this.decoded(kind, params.items.length, audio, (performance.now() - started) / 1000);
-          return result;
-        } catch (err) {
-          this.#failures.inc({ kind });
-          throw err;
+  /** Wrap the sidecar client so every request through it is counted, and every model request measured. */
+  meter<C extends { request(...args: never[]): Promise<unknown> }>(client: C): Pick<C, 'request'> {
+    const inner = client as unknown as MeteredClient;
+    const request = async (kind: string, params: MeteredParams) => {
+      this.#requests.inc({ kind });
+      const decode: DecodeKind | undefined = kind === 'file_slice' ? 'file' : kind === 'transcribe' ? (params.mode === undefined ? 'stream' : 'file') : undefined;
+      const started = performance.now();
+      try {
+        const result = await inner.request(kind, params);
+        if (decode) {
+          const audio = [...(params.items ?? []), ...(params.item ? [params.item] : [])].reduce((s, i) => s + i.audio.byteLength / 32_000, 0);
+          this.decoded(decode, params.count ?? params.items?.length ?? 1, audio, (performance.now() - started) / 1000);
         }
-      },
+        return result;
+      } catch (err) {
+        if (decode) this.#failures.inc({ kind: decode });
+        throw err;
+      }
     };
+    return { request } as unknown as Pick<C, 'request'>;
   }
 
   /** The Prometheus text exposition. */

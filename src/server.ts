@@ -34,7 +34,6 @@ export function createSupervisor(config: Config, log: Logger, factory?: SidecarF
     pongTimeoutMs: config.SIDECAR_PONG_TIMEOUT_MS,
     requestTimeoutMs: config.SIDECAR_REQUEST_TIMEOUT_MS,
     requestTimeoutPerAudioSecondMs: config.SIDECAR_REQUEST_TIMEOUT_PER_AUDIO_SECOND_MS,
-    queueMax: config.SIDECAR_QUEUE_MAX,
     restart: { baseMs: config.RESTART_BACKOFF_MS, maxMs: config.RESTART_BACKOFF_MAX_MS, stableMs: 30_000 },
   });
 }
@@ -52,7 +51,6 @@ export async function startServer(config: Config, log: Logger, factory?: Sidecar
     sessions: () => limiter.stats().sessions,
     fileRequests: () => limiter.stats().requests,
     schedulerQueue: () => scheduler.stats().queued,
-    sidecarQueue: () => supervisor.snapshot().queue_depth,
     sidecarReady: () => supervisor.state === 'ready',
   });
   supervisor.on('state', (state: string, reason: string) => {
@@ -61,7 +59,8 @@ export async function startServer(config: Config, log: Logger, factory?: Sidecar
   const scheduler: Scheduler = new Scheduler(metrics.meter(supervisor), { maxBatchItems: config.SCHEDULER_MAX_BATCH, maxQueue: config.SCHEDULER_QUEUE_MAX, log: log.child({ component: 'scheduler' }) });
   const app = createApp({ config, sidecar: supervisor, scheduler, log, limiter, metrics });
   const gate = sessionGate(new ApiKeys(config.API_KEYS), limiter);
-  const streaming = mountStreaming(app, { config, sidecar: supervisor, scheduler, log: log.child({ component: 'ws' }), gate });
+  const languages = () => supervisor.snapshot().loaded?.languages ?? [];
+  const streaming = mountStreaming(app, { config, model: scheduler, languages, log: log.child({ component: 'ws' }), gate });
   const server = await new Promise<ServerType>((resolve) => {
     const s = serve({ fetch: app.fetch, hostname: config.HOST, port: config.PORT }, () => resolve(s));
   });

@@ -1,21 +1,28 @@
 /**
- * @module One uploaded file, start to finish: decode it with ffmpeg, send the whole PCM to the model
- * through the scheduler (as a file job, behind stream windows), and shape the result for formats.ts.
- * The model gets the file in one request so the pipeline's own chunking and batching apply: that is
- * what makes the default mode give exactly what a direct pipeline call gives.
+ * @module One uploaded file, start to finish: decode it with ffmpeg, send it to the model through the
+ * scheduler (as file work, behind stream windows), and shape the result for formats.ts.
+ *
+ * A `pipeline`-mode file goes as bounded slices: one forward batch of the pipeline's own chunks per
+ * request (slices.ts), then one join that runs the pipeline's merge over all of them, so a stream
+ * window waits at most one slice, two files take turns slice by slice, progress comes per slice, and
+ * the text and chunk timestamps are still exactly a direct pipeline call's (files-parity.test.ts).
+ * The other modes, and diarized files, go as one request (sidecar/files.py).
  */
 import { decodeToPcm, type DecodeOptions } from '../audio/ffmpeg.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
-import type { DiarizeHints, LongFormMode, Progress } from '../sidecar/protocol.js';
+import type { DiarizeHints, FileChunking, ItemResult, LongFormMode, Progress, TranscribeItem } from '../sidecar/protocol.js';
 import { segmentsFromWords, timedChunks, type FileTranscript, type Word } from './formats.js';
+import { chunkPlan, slicePlan } from './slices.js';
 import { assignSpeakers, segmentsBySpeaker } from './speakers.js';
 
 /** Bytes of 16 kHz mono s16le per second. */
 const PCM_BYTES_PER_SECOND = 32_000;
 
 export interface FileJobDeps {
-  scheduler: Pick<Scheduler, 'transcribeFile'>;
+  scheduler: Pick<Scheduler, 'transcribeFile' | 'fileSlice' | 'fileJoin'>;
   decode: Omit<DecodeOptions, 'maxPcmBytes'> & { maxSeconds: number };
+  /** The loaded pipeline's chunk geometry (the sidecar's ready frame); unknown: files go as one request. */
+  chunking(): FileChunking | undefined;
 }
 
 export interface FileJobRequest {
@@ -40,14 +47,12 @@ export function decodeUpload(deps: FileJobDeps, data: Uint8Array): Promise<Buffe
 /** Transcribe decoded PCM as one file job. Throws AppError (model errors, overloaded). */
 export async function transcribePcm(deps: FileJobDeps, pcm: Buffer, req: FileJobRequest): Promise<FileTranscript> {
   const duration = pcm.length / PCM_BYTES_PER_SECOND;
-  const [result] = await deps.scheduler.transcribeFile({
-    items: [{ audio: pcm, language: req.language ?? null, task: req.task, prompt: req.prompt ?? null }],
-    return_timestamps: req.words || req.diarize ? 'word' : true,
-    mode: req.mode,
-    diarize: req.diarize,
-    temperature: req.temperature,
-    onProgress: req.onProgress,
-  });
+  const item: TranscribeItem = { audio: pcm, language: req.language ?? null, task: req.task, prompt: req.prompt ?? null };
+  const timestamps = req.words || req.diarize ? 'word' : true;
+  const chunking = deps.chunking();
+  const result = req.mode === 'pipeline' && !req.diarize && chunking && pcm.length >= 2
+    ? await inSlices(deps, pcm, item, timestamps, chunking, req)
+    : (await deps.scheduler.transcribeFile({ items: [item], return_timestamps: timestamps, mode: req.mode, diarize: req.diarize, temperature: req.temperature, onProgress: req.onProgress }))[0];
   const spans = timedChunks(result!.chunks, duration);
   const base = { task: req.task, text: result!.text.trim(), language: result!.language, duration };
   if (req.diarize) {
@@ -62,4 +67,22 @@ export async function transcribePcm(deps: FileJobDeps, pcm: Buffer, req: FileJob
   // Segments from the word run keep their spacing: rebuild them from the raw chunk texts.
   const segments = segmentsFromWords(spans.map((s) => ({ word: s.text, start: s.start, end: s.end })));
   return { ...base, segments, words };
+}
+
+/** A pipeline-mode file as slices (one forward batch each, one after another) and a join. */
+async function inSlices(deps: FileJobDeps, pcm: Buffer, item: TranscribeItem, timestamps: true | 'word', chunking: FileChunking, req: FileJobRequest): Promise<ItemResult> {
+  const total = Math.floor(pcm.length / 2);
+  const slices = slicePlan(chunkPlan(total, chunking), chunking.batch_size);
+  const outputs: Uint8Array[] = [];
+  const texts: string[] = [];
+  let language = req.language ?? null;
+  for (const slice of slices) {
+    const span = { ...item, audio: pcm.subarray(slice.start * 2, slice.end * 2) };
+    const out = await deps.scheduler.fileSlice({ item: span, offset: slice.start, total, first: slice.first, count: slice.count, return_timestamps: timestamps, temperature: req.temperature });
+    outputs.push(out.outputs);
+    texts.push(...out.texts.filter((t) => t));
+    language ??= out.language;
+    req.onProgress?.({ done_s: Math.min(out.done_s, total / 16_000), total_s: total / 16_000, text: texts.join(' ') });
+  }
+  return deps.scheduler.fileJoin({ outputs, return_timestamps: timestamps, language });
 }

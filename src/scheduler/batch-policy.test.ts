@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { nextBatch, type QueuedJob } from './batch-policy.js';
+import { nextBatch, nextSpeechBatch, type QueuedJob } from './batch-policy.js';
 
 const stream = (batchKey = 'ts', alone = false): QueuedJob => ({ priority: 'stream', batchKey, alone });
 const file: QueuedJob = { priority: 'file', batchKey: undefined, alone: true };
@@ -20,4 +20,20 @@ describe('nextBatch', () => {
     expect(nextBatch([stream('a', true), stream('a')], 8)).toEqual([0]);
     expect(nextBatch([stream('a'), stream('a', true), stream('a')], 8)).toEqual([0, 2]);
   });
+});
+
+describe('nextSpeechBatch', () => {
+  const vad = (urgent = false) => ({ kind: 'vad' as const, urgent });
+  const embed = (urgent = false) => ({ kind: 'embed' as const, urgent });
+  it('is empty for an empty queue', () => expect(nextSpeechBatch([], 8)).toEqual([]));
+  it('sends the VAD items of every waiting session as one request', () => expect(nextSpeechBatch([vad(), vad(), vad()], 8)).toEqual([0, 1, 2]));
+  it('leaves embeddings out of a VAD batch and sends one alone when it leads', () => {
+    expect(nextSpeechBatch([vad(), embed(), vad()], 8)).toEqual([0, 2]);
+    expect(nextSpeechBatch([embed(), vad()], 8)).toEqual([0]);
+  });
+  it('puts urgent items first when the batch is capped', () => {
+    expect(nextSpeechBatch([vad(), vad(), vad(true), vad(true)], 2)).toEqual([2, 3]);
+    expect(nextSpeechBatch([vad(), vad(true), vad()], 2)).toEqual([0, 1]);
+  });
+  it('leads with an urgent embedding ahead of older VAD items', () => expect(nextSpeechBatch([vad(), embed(true)], 8)).toEqual([1]));
 });

@@ -1,19 +1,28 @@
-/** @module When to cut a batch, and what goes in it. Pure: takes the queue, returns indexes. */
+/** @module When to cut a batch, and what goes in it, for both lanes of the scheduler. Pure: takes the queue, returns indexes. */
 
-/** What the policy needs to know about a queued job. */
+/** What the policy needs to know about a job waiting for the model lane. */
 export interface QueuedJob {
   /** 'flush': a stream window that commits an utterance or ends a session (a user waits on it right now). */
   priority: 'flush' | 'stream' | 'file';
   /** Jobs can share one sidecar request only when their batch keys are equal. */
   batchKey: string | undefined;
-  /** A job that failed inside a batch is retried alone. */
+  /** A job that failed inside a batch is retried alone; file work always goes alone. */
   alone: boolean;
 }
 
+/** What the policy needs to know about a job waiting for the speech lane. */
+export interface QueuedSpeechJob {
+  kind: 'vad' | 'embed';
+  /** A draining or flushing session waits on it: it goes first. */
+  urgent: boolean;
+}
+
 /**
- * Indexes of the jobs that form the next sidecar request: stream windows first (a live user waits),
+ * Indexes of the jobs that form the next model request: stream windows first (a live user waits),
  * led by the oldest flush window if any, up to maxItems sharing the lead's batch key; otherwise
- * the oldest file job on its own.
+ * the oldest file job on its own. File work is cut into bounded slices (src/files/job.ts), so a
+ * window waits at most one slice, and files take turns slice by slice (each file has one slice
+ * queued at a time, at the back).
  * @example nextBatch([{ priority: 'file', batchKey: undefined, alone: true }], 8) // [0]
  */
 export function nextBatch(queue: readonly QueuedJob[], maxItems: number): number[] {
@@ -26,6 +35,27 @@ export function nextBatch(queue: readonly QueuedJob[], maxItems: number): number
   for (let i = 0; i < queue.length && picked.length < maxItems; i++) {
     const job = queue[i]!;
     if (i !== first && job.priority !== 'file' && !job.alone && job.batchKey === lead.batchKey) picked.push(i);
+  }
+  return picked.sort((a, b) => a - b);
+}
+
+/**
+ * Indexes of the jobs that form the next speech request: VAD items of any sessions go together (the
+ * sidecar runs them as one batch), urgent ones first, up to maxItems; a speaker embedding goes alone.
+ * The lead is the oldest urgent job, else the oldest job.
+ * @example nextSpeechBatch([{ kind: 'vad', urgent: false }, { kind: 'vad', urgent: true }], 8) // [0, 1]
+ */
+export function nextSpeechBatch(queue: readonly QueuedSpeechJob[], maxItems: number): number[] {
+  if (queue.length === 0) return [];
+  const urgent = queue.findIndex((j) => j.urgent);
+  const first = urgent !== -1 ? urgent : 0;
+  if (queue[first]!.kind === 'embed') return [first];
+  const picked = [first];
+  for (const wantUrgent of [true, false]) {
+    for (let i = 0; i < queue.length && picked.length < maxItems; i++) {
+      const job = queue[i]!;
+      if (i !== first && job.kind === 'vad' && job.urgent === wantUrgent) picked.push(i);
+    }
   }
   return picked.sort((a, b) => a - b);
 }

@@ -6,21 +6,30 @@
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../errors.js';
 import { createLogger } from '../log.js';
-import type { ItemResult, TranscribeParams } from '../sidecar/protocol.js';
-import { Scheduler, type ModelClient } from './scheduler.js';
+import type { RequestKind, RequestParams, RequestResult, TranscribeParams, VadParams } from '../sidecar/protocol.js';
+import { Scheduler, type SidecarClient } from './scheduler.js';
 
-class RecordingClient implements ModelClient {
+class RecordingClient implements SidecarClient {
   batches: TranscribeParams[] = [];
+  speech: Array<{ kind: string; items: number }> = [];
   #release: Array<() => void> = [];
   failNextWithItems = 0;
-  transcribe(params: TranscribeParams): Promise<ItemResult[]> {
-    this.batches.push(params);
+  request<K extends RequestKind>(kind: K, params: RequestParams<K>): Promise<RequestResult<K>> {
+    if (kind === 'vad' || kind === 'embed') {
+      const { items } = params as VadParams;
+      this.speech.push({ kind, items: items.length });
+      return new Promise((resolve) => {
+        this.#release.push(() => resolve(items.map((i) => (kind === 'vad' ? { probs: i.audio } : { embedding: i.audio })) as RequestResult<K>));
+      });
+    }
+    const transcribe = params as TranscribeParams;
+    this.batches.push(transcribe);
     return new Promise((resolve, reject) => {
       this.#release.push(() => {
-        if (this.failNextWithItems && params.items.length === this.failNextWithItems) {
+        if (this.failNextWithItems && transcribe.items.length === this.failNextWithItems) {
           this.failNextWithItems = 0;
           reject(new AppError('transcribe_failed'));
-        } else resolve(params.items.map(() => ({ text: '', chunks: [], language: null })));
+        } else resolve(transcribe.items.map(() => ({ text: '', chunks: [], language: null })) as RequestResult<K>);
       });
     });
   }
@@ -72,4 +81,51 @@ describe('Scheduler', () => {
     void s.transcribeFile({ items: [item(1)] });
     await expect(s.transcribeFile({ items: [item(1)] })).rejects.toMatchObject({ code: 'overloaded' });
   });
+
+  it('sends the VAD items of all waiting sessions as one request, urgent first, and embeddings alone', async () => {
+    const client = new RecordingClient();
+    const s = new Scheduler(client, { maxBatchItems: 3, maxQueue: 100, log });
+    const first = s.vad(new Uint8Array([1]));
+    const waiting = [s.vad(new Uint8Array([2])), s.embed(new Uint8Array([3])), s.vad(new Uint8Array([4])), s.vad(new Uint8Array([5])), s.vad(new Uint8Array([6]), true)];
+    expect(client.speech).toEqual([{ kind: 'vad', items: 1 }]);
+    await client.release();
+    // The urgent item leads; two more VAD items fill the batch; the embedding waits for its own request.
+    expect(client.speech[1]).toEqual({ kind: 'vad', items: 3 });
+    await client.release();
+    await client.release();
+    await client.release();
+    const bytes = await Promise.all([first, ...waiting]);
+    expect(bytes.map((b) => b[0])).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(client.speech.map((r) => r.kind)).toEqual(['vad', 'vad', 'embed', 'vad']);
+    expect(s.stats()).toMatchObject({ speechRequests: 4, speechItems: 6 });
+  });
+
+  it('has one bound for both lanes', async () => {
+    const client = new RecordingClient();
+    const s = new Scheduler(client, { maxBatchItems: 8, maxQueue: 2, log });
+    void s.vad(new Uint8Array(2));
+    void s.transcribeFile({ items: [item(1)] });
+    void s.vad(new Uint8Array(2));
+    void s.transcribeFile({ items: [item(1)] });
+    await expect(s.vad(new Uint8Array(2))).rejects.toMatchObject({ code: 'overloaded' });
+  });
+
+  it('lets a window go between two slices of a file, and two files take turns', async () => {
+    const client = new RecordingClient();
+    const s = new Scheduler(client, { maxBatchItems: 8, maxQueue: 100, log });
+    const order: string[] = [];
+    const file = async (name: string) => {
+      for (let i = 0; i < 2; i++) {
+        await s.transcribeFile({ items: [item(name === 'a' ? 10 : 20)] });
+        order.push(`${name}${i}`);
+      }
+    };
+    const files = [file('a'), file('b')];
+    // A window arrives while a's first slice decodes: it goes before b's first slice.
+    const window = s.transcribeWindow(item(3), true).then(() => order.push('w'));
+    for (let i = 0; i < 5; i++) await client.release();
+    await Promise.all([...files, window]);
+    expect(order).toEqual(['a0', 'w', 'b0', 'a1', 'b1']);
+  });
 });
+

@@ -1,18 +1,37 @@
 /**
- * @module The single queue in front of the model. Stream windows from every session and file jobs
- * come here; batch-policy.ts decides what goes into the next sidecar request; each job carries its
- * own resolver, so one failing item never fails the others in its batch (they are retried alone).
- * One request is handed to the supervisor at a time, so priorities hold: a window that arrives
- * while a file is decoding goes ahead of every file still waiting.
+ * @module The one queue in front of the sidecar, with two lanes and one bound:
+ *
+ * - the model lane: stream windows from every session (batched across sessions, flush first) ahead
+ *   of file work (whole requests, or the bounded slices of a pipeline-mode file: src/files/job.ts);
+ * - the speech lane: VAD and speaker embeddings, VAD items of different sessions batched into one
+ *   request, urgent ones (a draining or flushing session) first.
+ *
+ * batch-policy.ts decides what goes into each lane's next request; one request per lane is handed
+ * to the sidecar client at a time, so priorities hold: a window that arrives while a file slice
+ * decodes goes ahead of every file slice still waiting. Each job carries its own resolver, so one
+ * failing item never fails the others in its batch (they are retried alone). Past `maxQueue` jobs
+ * waiting in both lanes together, new work gets `overloaded`.
  */
 import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { ItemResult, TranscribeItem, TranscribeParams } from '../sidecar/protocol.js';
-import { nextBatch, type QueuedJob } from './batch-policy.js';
+import type {
+  EmbedResult,
+  FileJoinParams,
+  FileSliceParams,
+  ItemResult,
+  RequestKind,
+  RequestParams,
+  RequestResult,
+  SliceResult,
+  TranscribeItem,
+  TranscribeParams,
+  VadResult,
+} from '../sidecar/protocol.js';
+import { nextBatch, nextSpeechBatch, type QueuedJob, type QueuedSpeechJob } from './batch-policy.js';
 
-/** What the scheduler needs of the model side; the supervisor provides it. */
-export interface ModelClient {
-  transcribe(params: TranscribeParams): Promise<ItemResult[]>;
+/** What the scheduler needs of the sidecar side: one typed request per message kind (the supervisor). */
+export interface SidecarClient {
+  request<K extends RequestKind>(kind: K, params: RequestParams<K>): Promise<RequestResult<K>>;
 }
 
 export interface SchedulerOptions {
@@ -21,92 +40,182 @@ export interface SchedulerOptions {
   log: Logger;
 }
 
-interface Job extends QueuedJob {
-  params: TranscribeParams;
-  enqueuedAt: number;
-  resolve(items: ItemResult[]): void;
+type ModelKind = 'transcribe' | 'file_slice' | 'file_join';
+
+interface ModelJob extends QueuedJob {
+  kind: ModelKind;
+  params: RequestParams<ModelKind>;
+  resolve(result: unknown): void;
   reject(err: AppError): void;
 }
 
-/** Figures for /metrics and logs. */
+interface SpeechJob extends QueuedSpeechJob {
+  audio: Uint8Array;
+  resolve(bytes: Uint8Array): void;
+  reject(err: AppError): void;
+}
+
+/** Figures for /metrics, logs and benchmarks. */
 export interface SchedulerStats {
+  /** Jobs waiting in both lanes. */
   queued: number;
   busy: boolean;
+  /** Model requests sent, and the items of the last one. */
   batches: number;
   lastBatchItems: number;
-  /** Milliseconds the model has spent on requests from this scheduler (its busy time, for benchmarks and metrics). */
+  /** Milliseconds the model has spent on requests from this scheduler (its busy time). */
   busyMs: number;
+  /** Speech-lane requests sent (each may carry the VAD items of many sessions), and their items. */
+  speechRequests: number;
+  speechItems: number;
 }
 
 export class Scheduler {
-  #queue: Job[] = [];
-  #busy = false;
+  #model: ModelJob[] = [];
+  #speech: SpeechJob[] = [];
+  #modelBusy = false;
+  #speechBusy = false;
   #batches = 0;
   #lastBatchItems = 0;
   #busyMs = 0;
+  #speechRequests = 0;
+  #speechItems = 0;
 
-  constructor(private readonly client: ModelClient, private readonly options: SchedulerOptions) {}
+  constructor(private readonly client: SidecarClient, private readonly options: SchedulerOptions) {}
 
   /**
-   * A streaming window: batched with other sessions' windows, ahead of file jobs. `flush` windows
+   * A streaming window: batched with other sessions' windows, ahead of file work. `flush` windows
    * (an utterance end, a session's last decode) go ahead of ordinary re-decodes.
    */
   transcribeWindow(item: TranscribeItem, returnTimestamps: boolean | 'word', flush = false): Promise<ItemResult> {
     const batchKey = `ts=${String(returnTimestamps)}`;
-    return this.#enqueue({ items: [item], return_timestamps: returnTimestamps }, flush ? 'flush' : 'stream', batchKey).then((r) => r[0]!);
+    const params: TranscribeParams = { items: [item], return_timestamps: returnTimestamps };
+    return this.#enqueue<ItemResult[]>('transcribe', params, flush ? 'flush' : 'stream', batchKey).then((r) => r[0]!);
   }
 
-  /** A whole request (a file): sent as it is, on its own, after any waiting stream windows. */
+  /** A whole file request (modes other than sliced pipeline): sent as it is, on its own, after any waiting windows. */
   transcribeFile(params: TranscribeParams): Promise<ItemResult[]> {
-    return this.#enqueue(params, 'file', undefined);
+    return this.#enqueue('transcribe', params, 'file', undefined);
+  }
+
+  /** One bounded slice of a pipeline-mode file (src/files/job.ts sends them one after another). */
+  fileSlice(params: FileSliceParams): Promise<SliceResult> {
+    return this.#enqueue('file_slice', params, 'file', undefined);
+  }
+
+  /** The join of a sliced file's outputs into its transcript. */
+  fileJoin(params: FileJoinParams): Promise<ItemResult> {
+    return this.#enqueue('file_join', params, 'file', undefined);
+  }
+
+  /** Speech probabilities (float32 LE, one per 512-sample frame) of 16 kHz s16le audio, batched with other sessions'. */
+  vad(audio: Uint8Array, urgent = false): Promise<Uint8Array> {
+    return this.#enqueueSpeech('vad', audio, urgent);
+  }
+
+  /** A speaker embedding (float32 LE unit vector) of 16 kHz s16le audio. */
+  embed(audio: Uint8Array): Promise<Uint8Array> {
+    return this.#enqueueSpeech('embed', audio, false);
   }
 
   stats(): SchedulerStats {
-    return { queued: this.#queue.length, busy: this.#busy, batches: this.#batches, lastBatchItems: this.#lastBatchItems, busyMs: this.#busyMs };
+    return {
+      queued: this.#model.length + this.#speech.length,
+      busy: this.#modelBusy,
+      batches: this.#batches,
+      lastBatchItems: this.#lastBatchItems,
+      busyMs: this.#busyMs,
+      speechRequests: this.#speechRequests,
+      speechItems: this.#speechItems,
+    };
   }
 
-  #enqueue(params: TranscribeParams, priority: Job['priority'], batchKey: string | undefined): Promise<ItemResult[]> {
-    if (this.#queue.length >= this.options.maxQueue) {
-      return Promise.reject(new AppError('overloaded', `${this.#queue.length} jobs are waiting for the model`));
-    }
+  #refuse(): AppError | undefined {
+    const queued = this.#model.length + this.#speech.length;
+    return queued >= this.options.maxQueue ? new AppError('overloaded', `${queued} jobs are waiting for the model`) : undefined;
+  }
+
+  #enqueue<R>(kind: ModelKind, params: RequestParams<ModelKind>, priority: QueuedJob['priority'], batchKey: string | undefined): Promise<R> {
+    const refused = this.#refuse();
+    if (refused) return Promise.reject(refused);
+    return new Promise<R>((resolve, reject) => {
+      this.#model.push({ kind, params, priority, batchKey, alone: priority === 'file', resolve: resolve as (r: unknown) => void, reject });
+      this.#pumpModel();
+    });
+  }
+
+  #enqueueSpeech(kind: SpeechJob['kind'], audio: Uint8Array, urgent: boolean): Promise<Uint8Array> {
+    const refused = this.#refuse();
+    if (refused) return Promise.reject(refused);
     return new Promise((resolve, reject) => {
-      this.#queue.push({ params, priority, batchKey, alone: priority === 'file', enqueuedAt: Date.now(), resolve, reject });
-      this.#pump();
+      this.#speech.push({ kind, urgent, audio, resolve, reject });
+      this.#pumpSpeech();
     });
   }
 
-  #pump(): void {
-    if (this.#busy) return;
-    const picked = nextBatch(this.#queue, this.options.maxBatchItems);
+  #pumpModel(): void {
+    if (this.#modelBusy) return;
+    const picked = nextBatch(this.#model, this.options.maxBatchItems);
     if (picked.length === 0) return;
-    const jobs = picked.map((i) => this.#queue[i]!);
-    this.#queue = this.#queue.filter((_, i) => !picked.includes(i));
-    this.#busy = true;
+    const jobs = picked.map((i) => this.#model[i]!);
+    this.#model = this.#model.filter((_, i) => !picked.includes(i));
+    this.#modelBusy = true;
     this.#batches += 1;
-    this.#lastBatchItems = jobs.reduce((n, j) => n + j.params.items.length, 0);
+    this.#lastBatchItems = jobs.length;
     const started = Date.now();
-    void this.#run(jobs).finally(() => {
+    void this.#runModel(jobs).finally(() => {
       this.#busyMs += Date.now() - started;
-      this.#busy = false;
-      this.#pump();
+      this.#modelBusy = false;
+      this.#pumpModel();
     });
   }
 
-  async #run(jobs: Job[]): Promise<void> {
+  async #runModel(jobs: ModelJob[]): Promise<void> {
     if (jobs.length === 1) {
       const job = jobs[0]!;
-      await this.client.transcribe(job.params).then(job.resolve, job.reject);
+      await this.client.request(job.kind, job.params as never).then(job.resolve, job.reject);
       return;
     }
-    const params: TranscribeParams = { items: jobs.map((j) => j.params.items[0]!), return_timestamps: jobs[0]!.params.return_timestamps };
+    const first = jobs[0]!.params as TranscribeParams;
+    const params: TranscribeParams = { items: jobs.map((j) => (j.params as TranscribeParams).items[0]!), return_timestamps: first.return_timestamps };
     try {
-      const results = await this.client.transcribe(params);
+      const results = await this.client.request('transcribe', params);
       jobs.forEach((job, i) => job.resolve([results[i]!]));
     } catch (err) {
       // Settle each job on its own: retry every item alone, at the head of the queue.
       this.options.log.warn({ err, items: jobs.length }, 'batch failed; retrying its items one by one');
       for (const job of jobs) job.alone = true;
-      this.#queue.unshift(...jobs);
+      this.#model.unshift(...jobs);
+    }
+  }
+
+  #pumpSpeech(): void {
+    if (this.#speechBusy) return;
+    const picked = nextSpeechBatch(this.#speech, this.options.maxBatchItems);
+    if (picked.length === 0) return;
+    const jobs = picked.map((i) => this.#speech[i]!);
+    this.#speech = this.#speech.filter((_, i) => !picked.includes(i));
+    this.#speechBusy = true;
+    this.#speechRequests += 1;
+    this.#speechItems += jobs.length;
+    void this.#runSpeech(jobs).finally(() => {
+      this.#speechBusy = false;
+      this.#pumpSpeech();
+    });
+  }
+
+  async #runSpeech(jobs: SpeechJob[]): Promise<void> {
+    const items = jobs.map((j) => ({ audio: j.audio }));
+    try {
+      if (jobs[0]!.kind === 'embed') {
+        const [result] = await this.client.request('embed', { items });
+        jobs[0]!.resolve((result as EmbedResult).embedding);
+        return;
+      }
+      const results: VadResult[] = await this.client.request('vad', { items });
+      jobs.forEach((job, i) => job.resolve(results[i]!.probs));
+    } catch (err) {
+      for (const job of jobs) job.reject(err as AppError);
     }
   }
 }

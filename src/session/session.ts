@@ -205,7 +205,7 @@ export class Session {
     const context = Math.min(VAD_CONTEXT_FRAMES, Math.floor((from - this.#vadAudio.start) / VAD_FRAME));
     const audio = this.#vadAudio.bytes(from - context * VAD_FRAME, from + frames * VAD_FRAME);
     this.#vadBusy = true;
-    this.model.vad(audio).then((probs) => {
+    this.model.vad(audio, urgent).then((probs) => {
       this.#vadBusy = false;
       if (this.#state === 'closed') return;
       this.#onSpeechProbabilities(probs.subarray(context, context + frames));

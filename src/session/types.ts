@@ -85,12 +85,12 @@ export interface SessionSink {
   close(code: number, reason: string): void;
 }
 
-/** The model side a session needs; route.ts builds it from the scheduler and the VAD lane. */
+/** The model side a session needs; transcriber.ts builds it from the scheduler. */
 export interface Transcriber {
   /** `flush`: the decode commits an utterance or ends the session, so it goes ahead of re-decodes. */
   decode(item: TranscribeItem, timestamps: true | 'word', flush: boolean): Promise<ItemResult>;
-  /** Speech probability per 512-sample frame of 16 kHz s16le audio. */
-  vad(audio: Uint8Array): Promise<Float32Array>;
+  /** Speech probability per 512-sample frame of 16 kHz s16le audio; `urgent` (draining or flushing) goes first. */
+  vad(audio: Uint8Array, urgent?: boolean): Promise<Float32Array>;
   speakers?(onError: (err: unknown) => void): SpeakerLabeller; // labels for diarize sessions (speakers.ts)
 }
 

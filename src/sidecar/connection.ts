@@ -11,16 +11,13 @@ import { encodeFrame, FrameDecoder, FrameTooLargeError, type FrameFault } from '
 import {
   pingFrame,
   readySchema,
+  REQUESTS,
   shutdownFrame,
   sidecarMessageSchema,
-  transcribeFrame,
-  vadFrame,
-  embedFrame,
-  type EmbedResult,
-  type ItemResult,
-  type VadParams,
-  type VadResult,
   type ReadyInfo,
+  type RequestKind,
+  type RequestParams,
+  type RequestResult,
   type SidecarMessage,
   type TranscribeParams,
 } from './protocol.js';
@@ -67,32 +64,15 @@ export class Connection {
     return this.#pending.size;
   }
 
-  /** Transcribe one item or a batch; resolves with one result per item, in order. */
-  async transcribe(params: TranscribeParams, deadlineMs: number): Promise<ItemResult[]> {
-    const reply = await this.#request((id) => transcribeFrame(id, params), deadlineMs, params.onProgress);
-    if (reply.type !== 'result') throw new AppError('bad_frame', `expected result, got ${reply.type}`);
-    if (reply.items.length !== params.items.length) {
-      throw new AppError('bad_frame', `sent ${params.items.length} items, got ${reply.items.length} results`);
-    }
-    return reply.items;
-  }
-
-  /** Speech probabilities per 32 ms frame for each item. */
-  async vad(params: VadParams, deadlineMs: number): Promise<VadResult[]> {
-    const reply = await this.#request((id) => vadFrame(id, params), deadlineMs);
-    if (reply.type !== 'vad_result' || reply.items.length !== params.items.length) {
-      throw new AppError('bad_frame', `expected ${params.items.length} vad results, got ${reply.type}`);
-    }
-    return reply.items;
-  }
-
-  /** A speaker embedding for each item (the vad lane's worker computes them). */
-  async embed(params: VadParams, deadlineMs: number): Promise<EmbedResult[]> {
-    const reply = await this.#request((id) => embedFrame(id, params), deadlineMs);
-    if (reply.type !== 'embed_result' || reply.items.length !== params.items.length) {
-      throw new AppError('bad_frame', `expected ${params.items.length} embeddings, got ${reply.type}`);
-    }
-    return reply.items;
+  /**
+   * Send one request of any kind (REQUESTS in protocol.ts) and read its reply into its result type.
+   * @example await conn.request('vad', { items: [{ audio }] }, 5_000) // VadResult[]
+   */
+  async request<K extends RequestKind>(kind: K, params: RequestParams<K>, deadlineMs: number): Promise<RequestResult<K>> {
+    const type = REQUESTS[kind];
+    const onProgress = kind === 'transcribe' ? (params as TranscribeParams).onProgress : undefined;
+    const reply = await this.#request((id) => type.frame(id, params), deadlineMs, onProgress);
+    return type.read(reply, params);
   }
 
   /** Resolves when the sidecar answers a ping within timeoutMs. */

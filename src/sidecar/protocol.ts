@@ -1,5 +1,6 @@
 /** @module Every message of the server↔sidecar protocol: zod schemas for what the sidecar sends (validation and types in one place) and typed constructors for what the server sends. Contract: docs/sidecar-protocol.md; Python mirror: sidecar/protocol.py. */
 import { z } from 'zod';
+import { AppError } from '../errors.js';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -67,7 +68,10 @@ export const readySchema = z.object({
   versions: z.record(z.string(), z.string()),
   /** Which diarization backend the sidecar will use, and why (sidecar/diarize.py). */
   diarization: z.object({ backend: z.string(), reason: z.string(), model: z.string().nullable() }).optional(),
+  /** The pipeline's chunk geometry in samples, for pipeline-mode files in slices (sidecar/slices.py). */
+  file_chunking: z.object({ chunk_samples: z.number().int().positive(), stride_left: z.number().int().min(0), stride_right: z.number().int().min(0), batch_size: z.number().int().positive() }).optional(),
 });
+export type FileChunking = NonNullable<ReadyInfo['file_chunking']>;
 export type ReadyInfo = z.infer<typeof readySchema>;
 
 const resultSchema = z.object({ id: z.number().int(), type: z.literal('result'), items: z.array(itemResultSchema), seconds: z.number() });
@@ -80,12 +84,16 @@ export const embedResultSchema = z.object({ embedding: z.instanceof(Uint8Array) 
 export type EmbedResult = z.infer<typeof embedResultSchema>;
 const embedReplySchema = z.object({ id: z.number().int(), type: z.literal('embed_result'), items: z.array(embedResultSchema) });
 
+/** One slice of a pipeline-mode file: its forward outputs (opaque, sent back in file_join), each chunk's text, seconds done. */
+const sliceReplySchema = z.object({ id: z.number().int(), type: z.literal('slice_result'), outputs: z.instanceof(Uint8Array), texts: z.array(z.string()), done_s: z.number(), language: z.string().nullable(), seconds: z.number() });
+export type SliceResult = Omit<z.infer<typeof sliceReplySchema>, 'id' | 'type'>;
+
 /** A file request's progress (only when it asked for it): seconds decoded so far and the partial text. */
 export const progressSchema = z.object({ id: z.number().int(), type: z.literal('progress'), done_s: z.number(), total_s: z.number(), text: z.string() });
 export type Progress = Omit<z.infer<typeof progressSchema>, 'id' | 'type'>;
 
 /** Any frame the sidecar may send. */
-export const sidecarMessageSchema = z.discriminatedUnion('type', [readySchema, resultSchema, errorSchema, pongSchema, byeSchema, vadReplySchema, progressSchema, embedReplySchema]);
+export const sidecarMessageSchema = z.discriminatedUnion('type', [readySchema, resultSchema, errorSchema, pongSchema, byeSchema, vadReplySchema, progressSchema, embedReplySchema, sliceReplySchema]);
 export type SidecarMessage = z.infer<typeof sidecarMessageSchema>;
 export type ResultMessage = z.infer<typeof resultSchema>;
 export type ErrorMessage = z.infer<typeof errorSchema>;
@@ -145,9 +153,6 @@ export interface VadParams {
   items: Array<{ audio: Uint8Array }>;
 }
 
-/** Samples per VAD frame at 16 kHz (32 ms), as silero-vad defines it. */
-export const VAD_FRAME_SAMPLES = 512;
-
 
 /** Speaker embeddings of pieces of audio (stream segments, for online speaker labels). */
 export function embedFrame(id: number, params: VadParams): Record<string, unknown> {
@@ -162,3 +167,85 @@ export function vadFrame(id: number, params: VadParams): Record<string, unknown>
 export function audioSeconds(items: ReadonlyArray<{ audio: Uint8Array }>): number {
   return items.reduce((sum, item) => sum + item.audio.byteLength / 2 / 16_000, 0);
 }
+
+/** One forward batch of a pipeline-mode file: the audio of its chunks only (docs/sidecar-protocol.md, `file_slice`). */
+export interface FileSliceParams {
+  /** The span's s16le audio, with the file's decoding options (language, task, prompt). */
+  item: TranscribeItem;
+  /** Sample index of the span's first sample in the file. */
+  offset: number;
+  /** Samples in the whole file. */
+  total: number;
+  /** The slice's first chunk and how many chunks it has. */
+  first: number;
+  count: number;
+  return_timestamps: boolean | 'word';
+  temperature?: number;
+}
+
+/** The pipeline's postprocess over every slice's outputs, in order (`file_join`). */
+export interface FileJoinParams {
+  outputs: Uint8Array[];
+  return_timestamps: boolean | 'word';
+  /** The file's language: given by the client, or heard by the first slice. */
+  language: string | null;
+}
+
+/** Which sidecar worker serves a request: the model, or speech detection and embeddings beside it. */
+export type Lane = 'model' | 'speech';
+
+/** Every request kind: its parameters and what its reply resolves to. */
+export interface RequestTypes {
+  transcribe: { params: TranscribeParams; result: ItemResult[] };
+  file_slice: { params: FileSliceParams; result: SliceResult };
+  file_join: { params: FileJoinParams; result: ItemResult };
+  vad: { params: VadParams; result: VadResult[] };
+  embed: { params: VadParams; result: EmbedResult[] };
+}
+export type RequestKind = keyof RequestTypes;
+export type RequestParams<K extends RequestKind> = RequestTypes[K]['params'];
+export type RequestResult<K extends RequestKind> = RequestTypes[K]['result'];
+
+/** How each request kind is sent and read back: its lane, its frame, its audio seconds (for deadlines), its reply. */
+export interface RequestType<K extends RequestKind> {
+  lane: Lane;
+  frame(id: number, params: RequestParams<K>): Record<string, unknown>;
+  seconds(params: RequestParams<K>): number;
+  /** The result from the reply, or an AppError('bad_frame') when the reply does not fit the request. */
+  read(reply: SidecarMessage, params: RequestParams<K>): RequestResult<K>;
+}
+
+function items<T>(reply: SidecarMessage, type: 'result' | 'vad_result' | 'embed_result', count: number): T[] {
+  if (reply.type !== type || reply.items.length !== count) {
+    throw new AppError('bad_frame', `expected ${type} with ${count} items, got ${reply.type}${'items' in reply ? ` with ${reply.items.length}` : ''}`);
+  }
+  return reply.items as T[];
+}
+
+/** The request table: one entry per message kind, so connection and supervisor have one request() each. */
+export const REQUESTS: { [K in RequestKind]: RequestType<K> } = {
+  transcribe: {
+    lane: 'model',
+    frame: transcribeFrame,
+    seconds: (p) => audioSeconds(p.items),
+    read: (reply, p) => items<ItemResult>(reply, 'result', p.items.length),
+  },
+  file_slice: {
+    lane: 'model',
+    frame: (id, p) => ({ id, type: 'file_slice', items: [p.item], offset: p.offset, total: p.total, first: p.first, count: p.count, return_timestamps: p.return_timestamps, ...(p.temperature ? { temperature: p.temperature } : {}) }),
+    seconds: (p) => audioSeconds([p.item]),
+    read: (reply, p) => {
+      if (reply.type !== 'slice_result' || reply.texts.length !== p.count) throw new AppError('bad_frame', `expected slice_result with ${p.count} chunks, got ${reply.type}`);
+      const { id: _id, type: _type, ...slice } = reply;
+      return slice;
+    },
+  },
+  file_join: {
+    lane: 'model',
+    frame: (id, p) => ({ id, type: 'file_join', outputs: p.outputs, return_timestamps: p.return_timestamps, language: p.language }),
+    seconds: () => 0,
+    read: (reply) => items<ItemResult>(reply, 'result', 1)[0]!,
+  },
+  vad: { lane: 'speech', frame: vadFrame, seconds: (p) => audioSeconds(p.items), read: (reply, p) => items<VadResult>(reply, 'vad_result', p.items.length) },
+  embed: { lane: 'speech', frame: embedFrame, seconds: (p) => audioSeconds(p.items), read: (reply, p) => items<EmbedResult>(reply, 'embed_result', p.items.length) },
+};

@@ -1,22 +1,25 @@
 /**
- * @module The sidecar's lifecycle: start, watch, restart, replay, stop. Owns the one queue of model
- * requests in front of the process, so that a crash loses nothing: the request in flight is sent
- * again once a new process is ready, unless it has already crashed (or hung) the sidecar twice.
+ * @module The sidecar's lifecycle: start, watch, restart, replay, stop. It holds at most one request
+ * per lane (the scheduler, the only queue, sends no more), so that a crash loses nothing: the request
+ * in flight is sent again once a new process is ready, unless replay-policy.ts says it has crashed
+ * (or hung) the sidecar twice.
  *
  *   starting ──ready──▶ ready ──exit/hang──▶ restarting ──ready──▶ ready
  *      │                  │                      │
  *      └──────────────────┴──── stop() ──────────┴──▶ stopped
  *
  * Requests go to the process one at a time per lane: the model is one, and a crash must be
- * attributable to the request that caused it. The `vad` lane (cheap speech detection) runs beside
- * the `model` lane so it never waits behind a long decode. Batching callers is the scheduler's job.
+ * attributable to the request that caused it. The `speech` lane (VAD, speaker embeddings) runs beside
+ * the `model` lane so it never waits behind a long decode. Queueing, priorities and batching are the
+ * scheduler's job; the request deadline (base + per audio second) and the ping are this file's.
  */
 import { EventEmitter } from 'node:events';
 import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { Connection } from './connection.js';
 import type { SidecarFactory, SidecarProcess, ProcessExit } from './process.js';
-import { audioSeconds, type EmbedResult, type ItemResult, type ReadyInfo, type TranscribeParams, type VadParams, type VadResult } from './protocol.js';
+import { REQUESTS, type EmbedResult, type ItemResult, type Lane, type ReadyInfo, type RequestKind, type RequestParams, type RequestResult, type TranscribeParams, type VadParams, type VadResult } from './protocol.js';
+import { afterExit, type Attempts } from './replay-policy.js';
 import { nextFailureCount, restartDelayMs, type RestartPolicyOptions } from './restart-policy.js';
 
 export type SidecarState = 'starting' | 'ready' | 'restarting' | 'stopped';
@@ -30,22 +33,22 @@ export interface SupervisorOptions {
   pongTimeoutMs: number;
   requestTimeoutMs: number;
   requestTimeoutPerAudioSecondMs: number;
-  queueMax: number;
   restart: RestartPolicyOptions;
 }
 
 type KillCause = 'hang' | 'deadline' | 'start_timeout' | 'out_of_sync' | 'stop';
 
+export type { Lane };
 /** Requests that may be in flight at the same time, one each. */
-export type Lane = 'model' | 'vad';
-const LANES: Lane[] = ['model', 'vad'];
+const LANES: Lane[] = ['model', 'speech'];
 
 interface Job {
   lane: Lane;
   seconds: number;
   send(conn: Connection, deadlineMs: number): Promise<unknown>;
-  crashes: number;
-  timeouts: number;
+  attempts: Attempts;
+  /** Sent to the current process (false: held until a process is ready). */
+  sent: boolean;
   resolve(value: unknown): void;
   reject(err: AppError): void;
 }
@@ -67,6 +70,7 @@ export interface SidecarSnapshot {
   restarts: number;
   uptime_s: number | null;
   pid: number | null;
+  /** Requests held for a ready process (during a start or a restart; at most one per lane). */
   queue_depth: number;
   in_flight: number;
   last_exit: (ProcessExit & { cause: string; at: string }) | null;
@@ -76,10 +80,7 @@ export interface SidecarSnapshot {
 /** Supervises one sidecar process. Events: 'state' (state, reason), 'dispatch' (pid), 'exit' (ProcessExit & cause). */
 export class Supervisor extends EventEmitter {
   #state: SidecarState = 'starting';
-  #lanes: Record<Lane, { queue: Job[]; inFlight: Job | undefined }> = {
-    model: { queue: [], inFlight: undefined },
-    vad: { queue: [], inFlight: undefined },
-  };
+  #lanes: Record<Lane, Job | undefined> = { model: undefined, speech: undefined };
   #running: Running | undefined;
   #restartTimer: NodeJS.Timeout | undefined;
   #failures = 0;
@@ -102,31 +103,34 @@ export class Supervisor extends EventEmitter {
     this.#spawn();
   }
 
-  /** Queue a transcription; resolves with one result per item once a ready sidecar answers. */
-  transcribe(params: TranscribeParams): Promise<ItemResult[]> {
-    return this.#submit('model', audioSeconds(params.items), (conn, deadline) => conn.transcribe(params, deadline)) as Promise<ItemResult[]>;
-  }
-
-  /** Speech probabilities per 32 ms frame for each item, on the vad lane. */
-  vad(params: VadParams): Promise<VadResult[]> {
-    return this.#submit('vad', audioSeconds(params.items), (conn, deadline) => conn.vad(params, deadline)) as Promise<VadResult[]>;
-  }
-
-  /** A speaker embedding for each item, on the vad lane (stream speaker labels). */
-  embed(params: VadParams): Promise<EmbedResult[]> {
-    return this.#submit('vad', audioSeconds(params.items), (conn, deadline) => conn.embed(params, deadline)) as Promise<EmbedResult[]>;
-  }
-
-  #submit(lane: Lane, seconds: number, send: Job['send']): Promise<unknown> {
+  /**
+   * Send one request once a ready sidecar can take it; resolves with its result. At most one per
+   * lane at a time: a second one on a busy lane is refused (the scheduler never sends one).
+   */
+  request<K extends RequestKind>(kind: K, params: RequestParams<K>): Promise<RequestResult<K>> {
+    const type = REQUESTS[kind];
     if (this.#stopping) return Promise.reject(new AppError('shutting_down'));
-    const { queue } = this.#lanes[lane];
-    if (queue.length >= this.options.queueMax) {
-      return Promise.reject(new AppError('overloaded', `${queue.length} requests are already waiting for the model`));
-    }
+    if (this.#lanes[type.lane]) return Promise.reject(new AppError('internal_error', `the ${type.lane} lane already has a request in flight`));
     return new Promise((resolve, reject) => {
-      queue.push({ lane, seconds, send, crashes: 0, timeouts: 0, resolve, reject });
-      this.#pump(lane);
+      const send = (conn: Connection, deadline: number) => conn.request(kind, params, deadline);
+      this.#lanes[type.lane] = { lane: type.lane, seconds: type.seconds(params), send, attempts: { crashes: 0, timeouts: 0 }, sent: false, resolve: resolve as (v: unknown) => void, reject };
+      this.#pump(type.lane);
     });
+  }
+
+  /** One transcribe request (tests and tools; the server goes through the scheduler). */
+  transcribe(params: TranscribeParams): Promise<ItemResult[]> {
+    return this.request('transcribe', params);
+  }
+
+  /** Speech probabilities per 32 ms frame for each item, on the speech lane. */
+  vad(params: VadParams): Promise<VadResult[]> {
+    return this.request('vad', params);
+  }
+
+  /** A speaker embedding for each item, on the speech lane. */
+  embed(params: VadParams): Promise<EmbedResult[]> {
+    return this.request('embed', params);
   }
 
   /** A point-in-time view for health endpoints and metrics. */
@@ -137,8 +141,8 @@ export class Supervisor extends EventEmitter {
       restarts: this.#restarts,
       uptime_s: readyAt !== undefined && this.#state === 'ready' ? Math.round((Date.now() - readyAt) / 100) / 10 : null,
       pid: this.#running?.proc.pid ?? null,
-      queue_depth: this.#lanes.model.queue.length + this.#lanes.vad.queue.length,
-      in_flight: LANES.filter((l) => this.#lanes[l].inFlight).length,
+      queue_depth: LANES.filter((l) => this.#lanes[l] && !this.#lanes[l].sent).length,
+      in_flight: LANES.filter((l) => this.#lanes[l]?.sent).length,
       last_exit: this.#lastExit,
       loaded: this.#loaded,
     };
@@ -163,7 +167,13 @@ export class Supervisor extends EventEmitter {
         };
       });
     }
-    for (const lane of LANES) for (const job of this.#lanes[lane].queue.splice(0)) job.reject(new AppError('shutting_down'));
+    for (const lane of LANES) {
+      const job = this.#lanes[lane];
+      if (job && !job.sent) {
+        this.#lanes[lane] = undefined;
+        job.reject(new AppError('shutting_down'));
+      }
+    }
     clearTimeout(this.#restartTimer);
     const running = this.#running;
     if (running) {
@@ -226,25 +236,24 @@ export class Supervisor extends EventEmitter {
   }
 
   #idle(): boolean {
-    return LANES.every((l) => !this.#lanes[l].inFlight && this.#lanes[l].queue.length === 0);
+    return LANES.every((l) => !this.#lanes[l]);
   }
 
   #pump(lane: Lane): void {
-    const state = this.#lanes[lane];
+    const job = this.#lanes[lane];
     const running = this.#running;
-    if (state.inFlight || !running || running.readyAt === undefined || running.killCause) return;
-    const job = state.queue.shift();
     if (!job) {
       if (this.#idle()) this.#drained?.();
       return;
     }
-    state.inFlight = job;
+    if (job.sent || !running || running.readyAt === undefined || running.killCause) return;
+    job.sent = true;
     if (lane === 'model') this.emit('dispatch', running.proc.pid);
     const deadline = this.options.requestTimeoutMs + job.seconds * this.options.requestTimeoutPerAudioSecondMs;
     job.send(running.conn, deadline).then(
       (value) => this.#finish(job, () => job.resolve(value)),
       (err: AppError) => {
-        if (state.inFlight !== job) return; // already requeued or failed by the exit handler
+        if (this.#lanes[lane] !== job || !job.sent) return; // already held for replay or failed by the exit handler
         if (err.code === 'request_timeout') {
           this.options.log.error({ deadlineMs: deadline, lane }, 'request past its deadline; killing the sidecar');
           running.culprit = job;
@@ -257,9 +266,8 @@ export class Supervisor extends EventEmitter {
   }
 
   #finish(job: Job, settle: () => void): void {
-    const state = this.#lanes[job.lane];
-    if (state.inFlight !== job) return;
-    state.inFlight = undefined;
+    if (this.#lanes[job.lane] !== job || !job.sent) return;
+    this.#lanes[job.lane] = undefined;
     this.#failures = 0;
     settle();
     this.#pump(job.lane);
@@ -276,15 +284,19 @@ export class Supervisor extends EventEmitter {
     const cause = running.killCause ?? (exit.signal ? `killed by ${exit.signal}` : `exited with code ${exit.code}`);
     this.#lastExit = { ...exit, cause, at: new Date().toISOString() };
     this.emit('exit', this.#lastExit);
-    const jobs = LANES.map((l) => this.#lanes[l].inFlight).filter((j): j is Job => j !== undefined);
-    for (const lane of LANES) this.#lanes[lane].inFlight = undefined;
+    const jobs = LANES.map((l) => this.#lanes[l]).filter((j): j is Job => j?.sent === true);
+    for (const job of jobs) job.sent = false;
     running.conn.close(new AppError('sidecar_exited', `the model process ${cause}`));
     if (this.#running === running) this.#running = undefined;
     for (const job of jobs) {
-      // A request killed for another request's deadline is replayed without blame.
-      const blamed = running.killCause !== 'deadline' || running.culprit === job;
-      this.#requeueOrFail(job, running.killCause === 'deadline', blamed);
+      const decision = afterExit(job.attempts, { deadline: running.killCause === 'deadline', culprit: running.culprit === job, stopping: this.#stopping !== undefined });
+      job.attempts = decision.attempts;
+      if (decision.action === 'fail') {
+        this.#lanes[job.lane] = undefined;
+        job.reject(new AppError(decision.code));
+      }
     }
+    if (this.#stopping && this.#idle()) this.#drained?.();
     if (this.#stopping) return;
     const readyMs = running.readyAt === undefined ? 0 : Date.now() - running.readyAt;
     this.#failures = nextFailureCount(this.#failures, readyMs, this.options.restart);
@@ -293,15 +305,6 @@ export class Supervisor extends EventEmitter {
     this.options.log.warn({ cause, code: exit.code, signal: exit.signal, restarts: this.#restarts, backoffMs: wait, replaying: jobs.length }, 'sidecar exited; restarting');
     this.#setState('restarting', cause);
     this.#restartTimer = setTimeout(() => this.#spawn(), wait);
-  }
-
-  #requeueOrFail(job: Job, timedOut: boolean, blamed: boolean): void {
-    if (blamed && timedOut) job.timeouts += 1;
-    else if (blamed) job.crashes += 1;
-    if (job.crashes >= 2) job.reject(new AppError('poison_request'));
-    else if (job.timeouts >= 2) job.reject(new AppError('request_timeout'));
-    else if (this.#stopping) job.reject(new AppError('shutting_down'));
-    else this.#lanes[job.lane].queue.unshift(job);
   }
 
   #setState(next: SidecarState, reason: string): void {

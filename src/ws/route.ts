@@ -10,28 +10,19 @@ import type { WSContext } from 'hono/ws';
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { float32LeToArray } from '../audio/pcm.js';
-import type { Scheduler } from '../scheduler/scheduler.js';
-import type { EmbedResult, ReadyInfo, VadParams, VadResult } from '../sidecar/protocol.js';
-import { defaultEndpointing } from '../session/endpointing.js';
-import { Session, type Transcriber } from '../session/session.js';
-import { SpeakerLabeller } from '../session/speakers.js';
+import { sessionOptionsFrom } from '../session/options.js';
+import { Session } from '../session/session.js';
+import { transcriberFor, type SpeechModel } from '../session/transcriber.js';
 import type { ServerFrame, SessionSink } from '../session/types.js';
 import { parseClientText } from './messages.js';
 import { chooseSubprotocol } from './subprotocol.js';
 
-/** The VAD lane and what was loaded; the supervisor provides both. */
-export interface SpeechSource {
-  vad(params: VadParams): Promise<VadResult[]>;
-  /** Speaker embeddings on the same lane, for `diarize` sessions (absent: diarize is ignored). */
-  embed?(params: VadParams): Promise<EmbedResult[]>;
-  snapshot(): { loaded: ReadyInfo | null };
-}
-
 export interface StreamingDeps {
   config: Config;
-  sidecar: SpeechSource;
-  scheduler: Scheduler;
+  /** The one queue in front of the model (the scheduler): decodes, VAD, embeddings. */
+  model: SpeechModel;
+  /** Languages the loaded model knows (empty: not checked yet). */
+  languages(): readonly string[];
   log: Logger;
   /** Auth and admission limits (src/http/limits.ts): a slot held until close, or a coded refusal sent as error + close. */
   gate?: { admit(c: Context): { release(): void } | AppError };
@@ -62,14 +53,7 @@ export function mountStreaming(app: Hono, deps: StreamingDeps): Streaming {
   (nodeWs.wss.options as { closeTimeout?: number }).closeTimeout = CLOSE_GRACE_MS;
   nodeWs.wss.options.handleProtocols = chooseSubprotocol;
   const open = new Map<WSContext, Session>();
-  const transcriber: Transcriber = {
-    decode: (item, timestamps, flush) => deps.scheduler.transcribeWindow(item, timestamps, flush),
-    vad: (audio) => deps.sidecar.vad({ items: [{ audio }] }).then((r) => float32LeToArray(r[0]!.probs)),
-  };
-  const { embed } = deps.sidecar;
-  if (embed) {
-    transcriber.speakers = (onError) => new SpeakerLabeller((audio) => embed.call(deps.sidecar, { items: [{ audio }] }).then((r) => float32LeToArray(r[0]!.embedding)), onError);
-  }
+  const transcriber = transcriberFor(deps.model);
   let nextId = 1;
 
   app.get(STREAM_PATH, nodeWs.upgradeWebSocket((c) => {
@@ -82,7 +66,7 @@ export function mountStreaming(app: Hono, deps: StreamingDeps): Streaming {
         // Not an onError handler: @hono/node-ws builds an ErrorEvent for it, a global Node 20 lacks,
         // so every client protocol error printed a ReferenceError (found by test/integration/fuzz-quick.test.ts).
         (ws.raw as { on?(event: 'error', fn: (err: Error) => void): void } | undefined)?.on?.('error', (err) => log.info({ err: err.message }, 'client protocol error'));
-        session = new Session(sinkFor(ws, log), transcriber, sessionOptions(deps, log));
+        session = new Session(sinkFor(ws, log), transcriber, sessionOptionsFrom(deps.config, deps.languages(), log));
         const admission = deps.gate?.admit(c);
         if (admission instanceof AppError) return session.fail(admission);
         slot = admission;
@@ -142,19 +126,3 @@ function sinkFor(ws: WSContext, log: Logger): SessionSink {
     },
   };
 }
-
-function sessionOptions(deps: StreamingDeps, log: Logger) {
-  const c = deps.config;
-  return {
-    decodeIntervalS: c.STREAM_DECODE_INTERVAL_S,
-    maxWindowS: c.STREAM_MAX_WINDOW_S,
-    maxSessionS: c.WS_MAX_SESSION_S,
-    promptChars: c.STREAM_PROMPT_CHARS,
-    noSpeechThreshold: c.STREAM_NO_SPEECH_THRESHOLD,
-    idleTimeoutMs: c.WS_IDLE_TIMEOUT_MS,
-    endpointing: { ...defaultEndpointing, endpointMs: c.STREAM_ENDPOINT_MS, threshold: c.STREAM_VAD_THRESHOLD, negThreshold: Math.max(0.01, c.STREAM_VAD_THRESHOLD - 0.15) },
-    languages: deps.sidecar.snapshot().loaded?.languages ?? [],
-    log,
-  };
-}
-

@@ -74,4 +74,11 @@ describe('parity with a direct pipeline call', () => {
       reference.chunks.map((c) => [ms(c.timestamp[0]), ms(c.timestamp[1] ?? duration), c.text.trim()]),
     );
   }, 600_000);
+
+  it('went through the slices (file_slice + file_join), not one whole-file request', async () => {
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    const count = (kind: string) => Number(new RegExp(`whisper_sidecar_requests_total\\{kind="${kind}"\\} (\\d+)`).exec(metrics)?.[1] ?? 0);
+    expect(count('file_slice')).toBeGreaterThanOrEqual(3);
+    expect(count('file_join')).toBe(3);
+  });
 });

@@ -7,6 +7,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app.js';
+import { Limiter } from '../../src/http/limits.js';
+import { Metrics } from '../../src/metrics.js';
 import { manifest } from '../helpers/audio.js';
 import { testConfig, testLogger, useServer } from '../helpers/server.js';
 import { wer } from '../helpers/wer.js';
@@ -147,7 +149,9 @@ describe('bad uploads', () => {
 
   it('answers 413 for an upload over MAX_UPLOAD_BYTES without buffering it', async () => {
     const config = { ...testConfig(), MAX_UPLOAD_BYTES: 64 * 1024 };
-    const app = createApp({ config, sidecar: server().supervisor, scheduler: server().scheduler, log: testLogger().log });
+    const limiter = new Limiter(config);
+    const metrics = new Metrics({ sessions: () => 0, fileRequests: () => 0, schedulerQueue: () => 0, sidecarReady: () => true });
+    const app = createApp({ config, sidecar: server().supervisor, scheduler: server().scheduler, log: testLogger().log, limiter, metrics });
     const form = new FormData();
     form.append('model', 'whisper-1');
     form.append('file', new Blob([readFileSync(files.file('jfk.wav', 'wav', []))]), 'jfk.wav');

@@ -1,0 +1,274 @@
+"""Stream windows as one batched decode on the pipeline's own WhisperForConditionalGeneration.
+
+The pipeline cannot batch stream windows: it takes one prompt, one language and one token cap per
+call, and runs its own encoder pass (plus a language-detection pass while the language is
+unknown). Here a request of K windows costs:
+
+  1. one batched log-mel (the pipeline's feature extractor, each window padded to 30 s as it does);
+  2. one encoder pass over the K windows (per encoder-length bucket, see EngineSettings.audio_ctx);
+  3. one decoder step at <|startoftranscript|> for all K: Whisper's no-speech probability
+     P(<|nospeech|>) and, where the window's language is not given, its language (as
+     openai-whisper reads them); windows over their no-speech threshold drop out here;
+  4. one generate() over the kept windows with the encoder output precomputed, each row's
+     [<|startofprev|> prompt <|startoftranscript|> <|lang|> <|task|>] left-padded, its own token cap
+     (a per-row stopping criterion), and the pipeline's logits processors (timestamp rules,
+     suppressed tokens) as generate() builds them from the model's generation config;
+  5. the pipeline's own postprocess (the tokenizer's ASR decoding) per row, so a window's text and
+     chunks have exactly the pipeline's shape.
+
+A window's result does not depend on what else is in its batch (pytest: tests/test_engine.py
+compares batches of 1, 2, 4 and 8 with each window decoded alone).
+
+File requests never come here: they keep the exact pipeline(...) call (model.py, files.py), except
+the `vad` long-form mode, whose ≤ 30 s speech windows are decoded by this engine (files.py).
+"""
+from __future__ import annotations
+
+import math
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from transformers import StoppingCriteria, StoppingCriteriaList
+from transformers.modeling_outputs import BaseModelOutput
+
+SAMPLING_RATE = 16000
+# Whisper's encoder: 2 mel frames (10 ms each) per position, 1500 positions = 30 s.
+MEL_PER_POSITION = 2
+POSITIONS_PER_SECOND = 50
+WINDOW_LIMIT_S = 30.0
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """How stream windows are decoded; each lever is a setting (env, see main.py)."""
+    # Encoder on the window's real length plus padding instead of 30 s (whisper.cpp's audio_ctx).
+    audio_ctx: bool = False
+    # Real padding kept after the audio when audio_ctx is on: less makes Whisper loop.
+    audio_ctx_pad_s: float = 3.0
+    # Encoder lengths are rounded up to this many positions, so batches share few shapes.
+    audio_ctx_bucket: int = 250
+    # int8 dynamic quantization of the decoder's linear layers (CPU only), in a copy of the model
+    # that only generate() uses: the encoder and the first step (no-speech, language) stay float.
+    # torch's dynamic quantization scales activations per tensor, so a row's result would depend
+    # on its batch-mates: with int8 the rows are decoded one by one (on 2 CPU cores a batch of K
+    # costs what K single rows cost anyway, and the int8 step is ~3x faster).
+    int8: bool = False
+
+
+class RowTokenCap(StoppingCriteria):
+    """Stop each row at its own cap of new tokens (generate() itself takes one cap for the batch)."""
+
+    def __init__(self, prefix_len: int, caps: list[int], device):
+        self.prefix_len = prefix_len
+        self.caps = torch.tensor(caps, device=device)
+
+    def __call__(self, input_ids: torch.Tensor, scores, **kwargs) -> torch.Tensor:
+        return (input_ids.shape[1] - self.prefix_len) >= self.caps
+
+
+@dataclass
+class BatchStats:
+    """What one request really cost: rows per model forward, not requests."""
+    windows: int = 0
+    # Encoder forwards and the rows in each (one entry per encoder-length bucket).
+    encoder_rows: list[int] = field(default_factory=list)
+    # generate() calls and the rows in each.
+    generate_rows: list[int] = field(default_factory=list)
+    dropped_no_speech: int = 0
+    encoder_positions: list[int] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {"windows": self.windows, "encoder_rows": self.encoder_rows, "generate_rows": self.generate_rows,
+                "dropped_no_speech": self.dropped_no_speech, "encoder_positions": self.encoder_positions}
+
+
+class WindowEngine:
+    def __init__(self, pipe, device: str, dtype, settings: EngineSettings):
+        self._pipe = pipe
+        self._device = device
+        self._dtype = dtype
+        self.settings = settings
+        self._model = pipe.model
+        self._int8 = None
+        if settings.int8 and str(device) == "cpu":
+            self._int8 = torch.ao.quantization.quantize_dynamic(pipe.model, {torch.nn.Linear}, dtype=torch.qint8)
+        config = self._model.generation_config
+        self._gen_config = config
+        self._tokenizer = pipe.tokenizer
+        self._sot = config.decoder_start_token_id
+        self._no_timestamps = config.no_timestamps_token_id
+        self._no_speech = config.no_timestamps_token_id - 1  # <|nospeech|> sits just before <|notimestamps|>
+        self._pad = config.pad_token_id if config.pad_token_id is not None else self._tokenizer.eos_token_id
+        self._lang_to_id: dict = getattr(config, "lang_to_id", None) or {}
+        self._task_to_id: dict = getattr(config, "task_to_id", None) or {}
+        self._lang_ids = torch.tensor(list(self._lang_to_id.values()), device=device) if self._lang_to_id else None
+        self._max_target = self._model.config.max_target_positions
+        self._lock = threading.Lock()
+
+    def describe(self) -> dict:
+        return {"audio_ctx": self.settings.audio_ctx, "audio_ctx_pad_s": self.settings.audio_ctx_pad_s,
+                "int8": self._int8 is not None}
+
+    # ---- steps -----------------------------------------------------------------------------
+
+    def positions_for(self, seconds: float) -> int:
+        """Encoder positions a window of `seconds` is run on (1500 = the full 30 s)."""
+        full = self._model.config.max_source_positions
+        if not self.settings.audio_ctx:
+            return full
+        need = math.ceil((seconds + self.settings.audio_ctx_pad_s) * POSITIONS_PER_SECOND)
+        bucket = self.settings.audio_ctx_bucket
+        return min(full, math.ceil(need / bucket) * bucket)
+
+    def _features(self, audios: list[np.ndarray]) -> torch.Tensor:
+        features = self._pipe.feature_extractor(audios, sampling_rate=SAMPLING_RATE, return_tensors="pt").input_features
+        return features.to(self._device, dtype=self._dtype)
+
+    def _encode(self, features: torch.Tensor, positions: int) -> torch.Tensor:
+        encoder = self._model.model.encoder
+        if positions >= self._model.config.max_source_positions:
+            return encoder(features).last_hidden_state
+        # The encoder's own modules on the first `positions` positions: WhisperEncoder.forward
+        # insists on 30 s of input, but nothing after its convolutions depends on the length.
+        x = F.gelu(encoder.conv1(features[..., : positions * MEL_PER_POSITION]))
+        x = F.gelu(encoder.conv2(x)).permute(0, 2, 1)
+        x = x + encoder.embed_positions.weight[:positions]
+        for layer in encoder.layers:
+            out = layer(x, None)
+            x = out[0] if isinstance(out, tuple) else out
+        return encoder.layer_norm(x)
+
+    def _first_step(self, hidden: torch.Tensor) -> tuple[list[float], list[Optional[str]]]:
+        """One decoder step at <|startoftranscript|>: P(no speech) and the language of each row."""
+        start = torch.full((hidden.shape[0], 1), self._sot, device=hidden.device, dtype=torch.long)
+        logits = self._model(encoder_outputs=BaseModelOutput(last_hidden_state=hidden), decoder_input_ids=start,
+                             use_cache=False).logits[:, -1].float()
+        no_speech = logits.softmax(-1)[:, self._no_speech].tolist()
+        if self._lang_ids is None:
+            return no_speech, [None] * len(no_speech)
+        best = self._lang_ids[logits[:, self._lang_ids].argmax(-1)].tolist()
+        return no_speech, [self._tokenizer.convert_ids_to_tokens(t).strip("<|>") for t in best]
+
+    def _prefix(self, prompt: Optional[str], language: Optional[str], task: Optional[str], timestamps: bool) -> list[int]:
+        """Decoder prefix of one row, as generate(prompt_ids=..., language=..., task=...) builds it."""
+        tokens = [self._sot]
+        if self._lang_to_id:
+            lang_token = f"<|{language or 'en'}|>"
+            if lang_token not in self._lang_to_id:
+                raise ValueError(f"language {language!r} is not one the model knows")
+            tokens.append(self._lang_to_id[lang_token])
+            tokens.append(self._task_to_id.get(task or "transcribe", self._task_to_id.get("transcribe")))
+        if not timestamps:
+            tokens.append(self._no_timestamps)
+        if prompt:
+            ids = [int(t) for t in self._tokenizer.get_prompt_ids(prompt)]
+            # Whisper's context is 448 tokens, of which at most half may be prompt (openai-whisper
+            # keeps the last n_text_ctx // 2 - 1); the oldest prompt text goes first.
+            keep = self._max_target // 2 - 1
+            if len(ids) > keep:
+                ids = ids[:1] + ids[len(ids) - keep + 1:]
+            tokens = ids + tokens
+        return tokens
+
+    def _generate(self, hidden: torch.Tensor, prefixes: list[list[int]], caps: list[int], languages: list[str],
+                  timestamps: bool, stats: BatchStats) -> list[torch.Tensor]:
+        if self._int8 is None:
+            stats.generate_rows.append(len(prefixes))
+            return self._generate_batch(self._model, hidden, prefixes, caps, languages, timestamps)
+        out = []
+        for row in range(len(prefixes)):
+            stats.generate_rows.append(1)
+            out += self._generate_batch(self._int8, hidden[row:row + 1], prefixes[row:row + 1], caps[row:row + 1],
+                                        languages[row:row + 1], timestamps)
+        return out
+
+    def _generate_batch(self, decoder_model, hidden: torch.Tensor, prefixes: list[list[int]], caps: list[int],
+                        languages: list[str], timestamps: bool) -> list[torch.Tensor]:
+        width = max(len(p) for p in prefixes)
+        ids = torch.full((len(prefixes), width), self._pad, dtype=torch.long)
+        mask = torch.zeros((len(prefixes), width), dtype=torch.long)
+        for row, prefix in enumerate(prefixes):
+            ids[row, width - len(prefix):] = torch.tensor(prefix)
+            mask[row, width - len(prefix):] = 1
+        ids, mask = ids.to(hidden.device), mask.to(hidden.device)
+        cap = min(max(caps), self._max_target - width)
+        caps = [min(c, cap) for c in caps]
+        kwargs: dict[str, Any] = {}
+        if self._lang_to_id:
+            # Our prefixes already hold each row's language and task; naming the languages keeps
+            # generate() from running language detection to build init tokens it then ignores.
+            kwargs["language"] = languages
+        # One decoding pass (force_unique_generate_call): Whisper's generate() otherwise treats a
+        # window whose last segment is unfinished like long-form audio, drops that segment and
+        # decodes again from its start (which needs input_features). The unfinished tail is kept
+        # here: the session's agreement decides what of it to trust.
+        output = decoder_model.generate(
+            encoder_outputs=BaseModelOutput(last_hidden_state=hidden), decoder_input_ids=ids,
+            decoder_attention_mask=mask, return_timestamps=timestamps, max_new_tokens=cap,
+            force_unique_generate_call=True, return_dict_in_generate=True,
+            stopping_criteria=StoppingCriteriaList([RowTokenCap(width, caps, hidden.device)]), **kwargs)
+        sequences = output["sequences"] if isinstance(output, dict) or hasattr(output, "sequences") else output
+        if sequences.shape[1] >= width and torch.equal(sequences[:, :width].cpu(), ids.cpu()):
+            sequences = sequences[:, width:]  # the prefix comes back first
+        out = []
+        for row in range(len(prefixes)):
+            seq = sequences[row]
+            # Rows that stopped early are padded (the pad token is Whisper's end of text).
+            out.append(seq[seq != self._pad].cpu())
+        return out
+
+    def _postprocess(self, tokens: torch.Tensor, timestamps: bool) -> dict:
+        out = self._pipe.postprocess([{"tokens": tokens[None]}], return_timestamps=timestamps or None)
+        chunks = []
+        for chunk in out.get("chunks") or []:
+            start, end = chunk.get("timestamp", (None, None))
+            chunks.append({"text": chunk["text"], "timestamp": [start, end]})
+        return {"text": out.get("text", ""), "chunks": chunks}
+
+    # ---- the request -------------------------------------------------------------------------
+
+    def decode(self, items: list, return_timestamps: bool) -> tuple[list[dict], BatchStats]:
+        """Decode stream windows (model.TranscribeItem, ≤ 30 s each); one result per item, in order."""
+        stats = BatchStats(windows=len(items))
+        timestamps = bool(return_timestamps)
+        results: list[Optional[dict]] = [None] * len(items)
+        groups: dict[int, list[int]] = {}
+        for index, item in enumerate(items):
+            if len(item.audio) > WINDOW_LIMIT_S * SAMPLING_RATE:
+                raise ValueError(f"item {index}: a stream window is at most {WINDOW_LIMIT_S:.0f} s")
+            groups.setdefault(self.positions_for(len(item.audio) / SAMPLING_RATE), []).append(index)
+        with self._lock, torch.inference_mode():
+            for positions, indexes in sorted(groups.items()):
+                hidden = self._encode(self._features([items[i].audio for i in indexes]), positions)
+                stats.encoder_rows.append(len(indexes))
+                stats.encoder_positions.append(positions)
+                no_speech, heard = self._first_step(hidden)
+                keep: list[int] = []
+                for row, i in enumerate(indexes):
+                    item = items[i]
+                    language = item.language or heard[row]
+                    if item.no_speech_threshold is not None and no_speech[row] > item.no_speech_threshold:
+                        results[i] = {"text": "", "chunks": [], "language": language,
+                                      "no_speech_prob": round(no_speech[row], 4)}
+                        stats.dropped_no_speech += 1
+                        continue
+                    keep.append(row)
+                if not keep:
+                    continue
+                rows = [indexes[r] for r in keep]
+                languages = [items[i].language or heard[r] or "en" for i, r in zip(rows, keep)]
+                prefixes = [self._prefix(items[i].prompt, lang, items[i].task, timestamps)
+                            for i, lang in zip(rows, languages)]
+                caps = [items[i].max_new_tokens or self._pipe_max_new_tokens() for i in rows]
+                kept_hidden = hidden if len(keep) == len(indexes) else hidden[torch.tensor(keep, device=hidden.device)]
+                sequences = self._generate(kept_hidden, prefixes, caps, languages, timestamps, stats)
+                for i, lang, tokens in zip(rows, languages, sequences):
+                    results[i] = {**self._postprocess(tokens, timestamps), "language": lang}
+        return [r for r in results if r is not None], stats
+
+    def _pipe_max_new_tokens(self) -> int:
+        return int(getattr(self._pipe, "_forward_params", {}).get("max_new_tokens") or 128)

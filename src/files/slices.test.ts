@@ -1,0 +1,33 @@
+import { describe, expect, it } from 'vitest';
+import { chunkPlan, slicePlan } from './slices.js';
+
+// The embedded model's geometry: 30 s chunks, 5 s strides (chunk_length_s / 6), at 16 kHz.
+const R = 16_000;
+const geometry = (batch_size: number) => ({ chunk_samples: 30 * R, stride_left: 5 * R, stride_right: 5 * R, batch_size });
+
+describe('chunkPlan (mirror of chunk_iter; sidecar/tests/test_slices.py checks the Python side against the pipeline)', () => {
+  it('gives one chunk for a short file', () => expect(chunkPlan(3 * R, geometry(1))).toEqual([{ start: 0, end: 3 * R, newSamples: 3 * R }]));
+  it('steps by chunk less both strides and stops at the first chunk that reaches the end', () => {
+    expect(chunkPlan(64.5 * R, geometry(1)).map((c) => [c.start / R, c.end / R])).toEqual([[0, 30], [20, 50], [40, 64.5]]);
+  });
+  it('drops a last piece no longer than the left stride, as chunk_iter does', () => {
+    // At 44 s the chunk starting at 20 s already reaches the end, so there is no third chunk.
+    expect(chunkPlan(44 * R, geometry(1)).map((c) => c.start / R)).toEqual([0, 20]);
+    expect(chunkPlan(50.5 * R, geometry(1)).map((c) => c.start / R)).toEqual([0, 20, 40]);
+  });
+  it('counts each chunk\'s new audio so the last one ends at the file\'s length', () => {
+    const chunks = chunkPlan(95.3 * R, geometry(1));
+    expect(chunks.reduce((n, c) => n + c.newSamples, 0)).toBe(Math.round(95.3 * R));
+  });
+});
+
+describe('slicePlan', () => {
+  it('cuts one forward batch per slice, with the audio span it needs', () => {
+    const chunks = chunkPlan(95.3 * R, geometry(2));
+    expect(slicePlan(chunks, 2)).toEqual([
+      { first: 0, count: 2, start: 0, end: 50 * R },
+      { first: 2, count: 2, start: 40 * R, end: 90 * R },
+      { first: 4, count: 1, start: 80 * R, end: Math.round(95.3 * R) },
+    ]);
+  });
+});

@@ -1,0 +1,51 @@
+/**
+ * @module Where a pipeline-mode file is cut into slices. Pure. The chunks are the ones the
+ * transformers pipeline makes (chunk_iter, mirrored by chunk_bounds in sidecar/slices.py, which
+ * refuses any slice that does not match its own plan); a slice is one forward batch of
+ * `batch_size` chunks, in the order a direct pipeline call runs them, so the result is the same.
+ */
+import type { FileChunking } from '../sidecar/protocol.js';
+
+/** One chunk on the file's clock, in samples. */
+export interface PlannedChunk {
+  start: number;
+  end: number;
+  /** Samples this chunk adds to the transcript (its length less both strides): progress. */
+  newSamples: number;
+}
+
+/** One slice: chunks [first, first + count) and the audio span they cover. */
+export interface Slice {
+  first: number;
+  count: number;
+  start: number;
+  end: number;
+}
+
+/**
+ * The pipeline's chunks for a file of `total` samples.
+ * @example chunkPlan(50 * 16000, { chunk_samples: 480000, stride_left: 80000, stride_right: 80000, batch_size: 1 }).length // 2
+ */
+export function chunkPlan(total: number, c: FileChunking): PlannedChunk[] {
+  const out: PlannedChunk[] = [];
+  const step = c.chunk_samples - c.stride_left - c.stride_right;
+  for (let start = 0; start < total; start += step) {
+    const end = start + c.chunk_samples;
+    const left = start === 0 ? 0 : c.stride_left;
+    const isLast = end >= total;
+    const length = Math.min(end, total) - start;
+    if (length > left) out.push({ start, end: start + length, newSamples: length - left - (isLast ? 0 : c.stride_right) });
+    if (isLast) break;
+  }
+  return out;
+}
+
+/** The chunks grouped into slices of batch_size (the last may be shorter). */
+export function slicePlan(chunks: readonly PlannedChunk[], batchSize: number): Slice[] {
+  const slices: Slice[] = [];
+  for (let first = 0; first < chunks.length; first += batchSize) {
+    const picked = chunks.slice(first, first + batchSize);
+    slices.push({ first, count: picked.length, start: picked[0]!.start, end: picked[picked.length - 1]!.end });
+  }
+  return slices;
+}
