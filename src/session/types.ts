@@ -1,7 +1,7 @@
 /**
  * @module What a session exchanges with its transport: the options a client may set, the frames it
- * is sent, and the sink it sends them through. ws/messages.ts validates client frames into these
- * shapes (its zod schemas are checked against them at compile time); session/ never sees a socket.
+ * is sent, and the sink it sends them through. The client options' schema is client-config.ts
+ * (ws/messages.ts validates client frames with it); session/ never sees a socket.
  */
 import type { ErrorCode } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -10,21 +10,7 @@ import type { EndpointingOptions } from './endpointing.js';
 import type { SpeakerLabeller } from './speakers.js';
 export type { SpeakerLabeller };
 
-/** Options of the `config` message (all optional). */
-export interface ClientConfig {
-  /** ISO 639-1 code; null lets the model detect it. Default "en", as the brief's server does. */
-  language?: string | null | undefined;
-  detect_language?: boolean | undefined;
-  task?: 'transcribe' | 'translate' | undefined;
-  word_timestamps?: boolean | undefined;
-  /** Rate of the PCM the client sends, 8000..48000; resampled to 16 kHz. */
-  sample_rate?: number | undefined;
-  interim_results?: boolean | undefined;
-  /** Pause (ms) that ends an utterance and commits it. */
-  endpointing_ms?: number | undefined;
-  /** Speaker labels on committed segments and the final's chunks (src/session/speakers.ts). */
-  diarize?: boolean | undefined;
-}
+export type { ClientConfig } from './client-config.js';
 
 /** A timed piece of the transcript on the session timeline (seconds since the first sample). */
 export interface SegmentFrame {

@@ -5,29 +5,14 @@
  */
 import { z } from 'zod';
 import { AppError, type ErrorCode } from '../errors.js';
-import type { ClientConfig, ErrorFrame } from '../session/types.js';
+import { clientConfigSchema } from '../session/client-config.js';
+import type { ErrorFrame } from '../session/types.js';
 
 export type { ClientConfig, ErrorFrame, FinalFrame, InterimFrame, ServerFrame } from '../session/types.js';
 
-/** `{"type":"config", ...}`: optional, before the first audio frame. Unknown fields are ignored (the brief's clients send extras). */
-export const configSchema = z.object({
-  type: z.literal('config'),
-  /** ISO 639-1 code; null (or detect_language) lets the model detect it. Default "en", as in the brief. */
-  language: z.string().regex(/^[a-z]{2,3}$/, 'expected an ISO 639-1 code such as "en"').nullable().optional(),
-  detect_language: z.boolean().optional(),
-  task: z.enum(['transcribe', 'translate']).optional(),
-  word_timestamps: z.boolean().optional(),
-  sample_rate: z.number().int().min(8_000).max(48_000).optional(),
-  interim_results: z.boolean().optional(),
-  /** Pause (ms) that ends an utterance and commits it. */
-  endpointing_ms: z.number().int().min(100).max(10_000).optional(),
-  /** Speaker labels on committed segments, stable for the session (src/session/speakers.ts). */
-  diarize: z.boolean().optional(),
-});
+/** `{"type":"config", ...}`: optional, before the first audio frame; its fields are the session's ClientConfig schema. */
+export const configSchema = clientConfigSchema.extend({ type: z.literal('config') });
 export type ConfigMessage = z.infer<typeof configSchema>;
-// The session's ClientConfig is the type; this schema must produce exactly it (checked at compile time).
-const sameShape: [Omit<ConfigMessage, 'type'>, ClientConfig] extends [ClientConfig, Omit<ConfigMessage, 'type'>] ? true : never = true;
-void sameShape;
 
 const endSchema = z.object({ type: z.literal('end') });
 const finalizeSchema = z.object({ type: z.literal('finalize') });
