@@ -44,6 +44,26 @@ def _settings_from_env():
     )
 
 
+def _flag(name: str, default: bool) -> bool:
+    raw = os.environ.get(name, "").strip().lower()
+    if raw == "":
+        return default
+    if raw not in ("1", "true", "0", "false"):
+        raise ValueError(f"{name}={raw!r}: expected true or false")
+    return raw in ("1", "true")
+
+
+def _engine_settings_from_env():
+    from engine import EngineSettings
+
+    defaults = EngineSettings()
+    return EngineSettings(
+        audio_ctx=_flag("STREAM_AUDIO_CTX", defaults.audio_ctx),
+        audio_ctx_pad_s=float(os.environ.get("STREAM_AUDIO_CTX_PAD_S", defaults.audio_ctx_pad_s)),
+        int8=_flag("STREAM_INT8", defaults.int8),
+    )
+
+
 def main() -> int:
     frames_out = _reserve_stdout()
     _die_with_parent()
@@ -60,6 +80,7 @@ def main() -> int:
     model_id = os.environ.get("MODEL_ID", "")
     try:
         settings = _settings_from_env()
+        engine_settings = _engine_settings_from_env()
         from device import choose_device
         choice = choose_device(os.environ.get("DEVICE", "auto"))
     except (ValueError, RuntimeError) as exc:
@@ -68,7 +89,8 @@ def main() -> int:
     log.info("loading %s on %s (%s)", model_id, choice.device, choice.reason)
     try:
         import model as model_module
-        loaded = model_module.load(model_id, choice, settings, os.environ.get("MODEL_REVISION") or None)
+        loaded = model_module.load(model_id, choice, settings, os.environ.get("MODEL_REVISION") or None,
+                                   engine_settings)
     except Exception as exc:  # noqa: BLE001 - reported, then the supervisor decides
         log.exception("model failed to load")
         writer.send(protocol.error(None, "model_load_failed", f"{type(exc).__name__}: {exc}"[:1000]))

@@ -18,6 +18,7 @@ from transformers.models.whisper.tokenization_whisper import TO_LANGUAGE_CODE
 
 from device import DeviceChoice
 from protocol import TranscribeItem  # the message layer owns the item; the model reads it
+from engine import EngineSettings, WindowEngine
 
 SAMPLING_RATE = 16000
 
@@ -39,6 +40,8 @@ class LoadedModel:
     settings: PipelineSettings
     load_seconds: float
     languages: list[str] = field(default_factory=list)
+    # Stream windows (engine.py): one batched decode on the same model.
+    engine: Optional[WindowEngine] = None
 
     def describe(self) -> dict:
         """What was really loaded: the first frame reports this."""
@@ -58,11 +61,13 @@ class LoadedModel:
                 "return_timestamps": self.settings.return_timestamps,
                 "max_new_tokens": self.settings.max_new_tokens,
             },
+            "stream_engine": self.engine.describe() if self.engine else None,
             "versions": {"torch": torch.__version__, "transformers": transformers.__version__},
         }
 
 
-def load(model_id: str, choice: DeviceChoice, settings: PipelineSettings, revision: Optional[str] = None) -> LoadedModel:
+def load(model_id: str, choice: DeviceChoice, settings: PipelineSettings, revision: Optional[str] = None,
+         engine_settings: Optional[EngineSettings] = None) -> LoadedModel:
     """Build the pipeline the way the design brief does, with the chosen device settings."""
     started = time.perf_counter()
     model = AutoModelForSpeechSeq2Seq.from_pretrained(
@@ -88,8 +93,9 @@ def load(model_id: str, choice: DeviceChoice, settings: PipelineSettings, revisi
     lang_to_id = getattr(model.generation_config, "lang_to_id", None) or {}
     languages = sorted(tok.strip("<|>") for tok in lang_to_id)
     commit = getattr(model.config, "_commit_hash", None)
+    engine = WindowEngine(pipe, choice.device, choice.dtype, engine_settings or EngineSettings())
     return LoadedModel(pipe, model_id, revision or commit, choice, settings,
-                       time.perf_counter() - started, languages)
+                       time.perf_counter() - started, languages, engine)
 
 
 def _generate_kwargs(item: TranscribeItem, loaded: LoadedModel) -> dict:
@@ -159,13 +165,55 @@ def _result(out: dict, timestamps: Any) -> dict:
     return {"text": out.get("text", ""), "chunks": chunks, "language": languages[0] if languages else None}
 
 
-def transcribe(loaded: LoadedModel, items: list[TranscribeItem], return_timestamps: Any = None) -> list[dict]:
+class kept_attention:
+    """A return_timestamps="word" call makes generate() switch the shared model to eager attention
+    for good (transformers' generation_whisper.py sets config._attn_implementation = "eager" for
+    its cross-attention weights); put the loaded implementation back after the call, so one word-
+    timestamp request does not slow every later request."""
+
+    def __init__(self, model: Any):
+        self._config = model.config
+        self._saved: dict = {}
+
+    def __enter__(self) -> "kept_attention":
+        self._saved = {id(c): (c, c._attn_implementation) for c in self._configs()}
+        return self
+
+    def _configs(self):
+        yield self._config
+        for name in ("encoder", "decoder", "text_config"):
+            sub = getattr(self._config, name, None)
+            if sub is not None and hasattr(sub, "_attn_implementation"):
+                yield sub
+
+    def __exit__(self, *exc: Any) -> None:
+        for config, implementation in self._saved.values():
+            if config._attn_implementation != implementation:
+                config._attn_implementation = implementation
+
+
+def transcribe(loaded: LoadedModel, items: list[TranscribeItem], return_timestamps: Any = None) -> tuple[list[dict], Optional[dict]]:
+    """Stream windows: one result per item, and what the batch cost (engine.BatchStats) or None.
+
+    Windows of up to 30 s go through the batched engine (engine.py). Word timestamps need the
+    pipeline's cross-attention alignment, and longer items its chunking: those take the pipeline
+    path, item by item.
+    """
+    timestamps = loaded.settings.return_timestamps if return_timestamps is None else return_timestamps
+    fits = all(len(item.audio) <= 30 * SAMPLING_RATE for item in items)
+    if loaded.engine is not None and timestamps != "word" and fits:
+        results, stats = loaded.engine.decode(items, bool(timestamps))
+        return results, stats.as_dict()
+    with kept_attention(loaded.pipe.model):
+        return _transcribe_pipeline(loaded, items, timestamps), None
+
+
+def _transcribe_pipeline(loaded: LoadedModel, items: list[TranscribeItem], timestamps: Any) -> list[dict]:
     """Run the pipeline on each item, exactly as pipe(audio, generate_kwargs=...) would.
 
     Items that share decoding options go through the pipeline as one list, so the
     pipeline's own batching (batch_size) spans them; their chunk order is kept.
     """
-    timestamps = loaded.settings.return_timestamps if return_timestamps is None else return_timestamps
     results: list[Optional[dict]] = [None] * len(items)
     groups: dict[tuple, list[int]] = {}
     heard: dict[int, Optional[str]] = {}  # language from the no-speech probe: no second detection pass

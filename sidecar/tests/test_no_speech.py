@@ -31,7 +31,7 @@ def test_no_speech_probability_separates_speech_from_silence_noise_and_tones(loa
 
 
 def test_a_window_over_the_threshold_is_not_decoded_and_speech_still_is(loaded):
-    noise, speech = model.transcribe(loaded, [
+    (noise, speech), _ = model.transcribe(loaded, [
         model.TranscribeItem(read("noise-30s.wav"), "en", no_speech_threshold=0.6),
         model.TranscribeItem(read("jfk.wav", 11.0), "en", no_speech_threshold=0.6),
     ])
