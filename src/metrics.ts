@@ -15,12 +15,22 @@ export interface MetricSources {
 }
 
 /** What a sidecar request looks like to the meter (structurally the sidecar's request params). */
+/** What one stream-window batch cost inside the model (the sidecar's `batch` field; sidecar/protocol.ts BatchStats). */
+export interface BatchStats {
+  windows: number;
+  encoder_rows: readonly number[];
+  generate_rows: readonly number[];
+  dropped_no_speech: number;
+}
+
 export interface MeteredParams {
   items?: ReadonlyArray<{ audio: Uint8Array }>;
   /** A file slice's audio. */
   item?: { audio: Uint8Array };
   /** Slices: chunks in the request. */
   count?: number;
+  /** Stream windows: the batch's cost inside the model, reported by the sidecar (protocol.ts BatchStats). */
+  onBatch?: (stats: BatchStats) => void;
   /** Set on whole-file requests only. */
   mode?: unknown;
 }
@@ -48,6 +58,9 @@ export class Metrics {
   readonly #audioSeconds: Counter<'kind'>;
   readonly #failures: Counter<'kind'>;
   readonly #requests: Counter<'kind'>;
+  readonly #forwardRows: Histogram<'stage'>;
+  readonly #windows: Counter<'outcome'>;
+  readonly #encoderPasses: Counter;
 
   constructor(sources: MetricSources) {
     const registers = [this.registry];
@@ -63,6 +76,9 @@ export class Metrics {
     this.#rtf = new Histogram({ name: `${PREFIX}real_time_factor`, help: 'Decode seconds per second of audio in a model request (below 1 is faster than real time).', labelNames: ['kind'], buckets: RTF_BUCKETS, registers });
     this.#audioSeconds = new Counter({ name: `${PREFIX}audio_seconds_total`, help: 'Seconds of audio decoded.', labelNames: ['kind'], registers });
     this.#requests = new Counter({ name: `${PREFIX}sidecar_requests_total`, help: 'Requests sent to the sidecar, by message kind (transcribe, file_slice, file_join, vad, embed).', labelNames: ['kind'], registers });
+    this.#forwardRows = new Histogram({ name: `${PREFIX}forward_items`, help: 'Stream windows per model forward inside the sidecar (encoder pass, batched generate): the true batch size.', labelNames: ['stage'], buckets: BATCH_BUCKETS, registers });
+    this.#windows = new Counter({ name: `${PREFIX}stream_windows_total`, help: 'Stream windows the model was given, by outcome (decoded, or dropped as no speech before decoding).', labelNames: ['outcome'], registers });
+    this.#encoderPasses = new Counter({ name: `${PREFIX}encoder_window_passes_total`, help: 'Stream windows run through the encoder (over whisper_stream_windows_total: encoder passes per window).', registers });
     this.#failures = new Counter({ name: `${PREFIX}decode_failures_total`, help: 'Model requests that failed.', labelNames: ['kind'], registers });
   }
 
@@ -70,6 +86,15 @@ export class Metrics {
   sidecarRestarted(cause: string): void {
     // Causes carry pids and codes; keep the label set small by cutting at the first digit run.
     this.#restarts.inc({ cause: cause.replace(/\d+/g, 'N').slice(0, 64) });
+  }
+
+  /** Record what one stream-window batch cost inside the model. */
+  batched(stats: BatchStats): void {
+    for (const rows of stats.encoder_rows) this.#forwardRows.observe({ stage: 'encoder' }, rows);
+    for (const rows of stats.generate_rows) this.#forwardRows.observe({ stage: 'generate' }, rows);
+    this.#encoderPasses.inc(stats.encoder_rows.reduce((a, b) => a + b, 0));
+    this.#windows.inc({ outcome: 'dropped_no_speech' }, stats.dropped_no_speech);
+    this.#windows.inc({ outcome: 'decoded' }, stats.windows - stats.dropped_no_speech);
   }
 
   /** Record one finished model request. */
@@ -87,6 +112,10 @@ export class Metrics {
       this.#requests.inc({ kind });
       const decode: DecodeKind | undefined = kind === 'file_slice' ? 'file' : kind === 'transcribe' ? (params.mode === undefined ? 'stream' : 'file') : undefined;
       const started = performance.now();
+      if (kind === 'transcribe') {
+        const outer = params.onBatch;
+        params = { ...params, onBatch: (stats) => { this.batched(stats); outer?.(stats); } };
+      }
       try {
         const result = await inner.request(kind, params);
         if (decode) {

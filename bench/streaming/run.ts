@@ -154,15 +154,50 @@ function summarise(clips: Clip[], tracks: Track[], wallMs: number, busyMs: numbe
   };
 }
 
+/** The engine's own figures from /metrics: rows per model forward, encoder passes per window, audio decoded. */
+async function engineFigures(server: RunningServer, wallMs: number) {
+  const text = await (await fetch(`${server.url}/metrics`)).text();
+  const value = (name: string, labels = '') => {
+    const line = text.split('\n').find((l) => l.startsWith(`${name}${labels ? `{${labels}}` : ''} `) || (labels === '' && l.startsWith(`${name} `)));
+    return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
+  };
+  const histogram = (stage: string) => {
+    const buckets: Record<string, number> = {};
+    let previous = 0;
+    for (const line of text.split('\n')) {
+      const m = line.match(new RegExp(`^whisper_forward_items_bucket\\{stage="${stage}",le="([^"]+)"\\} (\\d+)`));
+      if (!m) continue;
+      const cumulative = Number(m[2]);
+      if (cumulative > previous) buckets[`le_${m[1]}`] = cumulative - previous;
+      previous = cumulative;
+    }
+    const count = value('whisper_forward_items_count', `stage="${stage}"`);
+    const sum = value('whisper_forward_items_sum', `stage="${stage}"`);
+    return { forwards: count, mean_rows: count ? Math.round((sum / count) * 100) / 100 : null, histogram: buckets };
+  };
+  const windows = value('whisper_stream_windows_total', 'outcome="decoded"') + value('whisper_stream_windows_total', 'outcome="dropped_no_speech"');
+  const audio = value('whisper_audio_seconds_total', 'kind="stream"');
+  return {
+    encoder: histogram('encoder'),
+    generate: histogram('generate'),
+    stream_windows: windows,
+    dropped_no_speech: value('whisper_stream_windows_total', 'outcome="dropped_no_speech"'),
+    encoder_passes_per_window: windows ? Math.round((value('whisper_encoder_window_passes_total') / windows) * 1000) / 1000 : null,
+    audio_s_decoded_per_wall_s: Math.round((audio / (wallMs / 1000)) * 100) / 100,
+  };
+}
+
 async function runK(server: RunningServer, clips: Clip[], k: number, mode: 'streaming' | 'baseline') {
   const mine = Array.from({ length: k }, (_, i) => clips[i % clips.length]!);
   const busy0 = server.scheduler.stats().busyMs;
   const t0 = Date.now();
   const tracks = await Promise.all(mine.map((clip) => (mode === 'streaming' ? streamClient(wsUrl(server.url), clip) : baselineClient(server, clip))));
-  const result = summarise(mine, tracks, Date.now() - t0, server.scheduler.stats().busyMs - busy0);
+  const wallMs = Date.now() - t0;
+  const result = summarise(mine, tracks, wallMs, server.scheduler.stats().busyMs - busy0);
+  const engine = await engineFigures(server, wallMs);
   const audioS = mine[0]!.seconds;
   // Real time is held when the final comes promptly after `end` (the backlog did not grow with the audio).
-  return { k, mode, audio_s_per_client: audioS, real_time_held: result.final_latency_max_s < 0.25 * audioS && result.errors.length === 0, ...result };
+  return { k, mode, audio_s_per_client: audioS, real_time_held: result.final_latency_max_s < 0.25 * audioS && result.errors.length === 0, ...result, engine };
 }
 
 async function freshServer(): Promise<RunningServer> {
@@ -191,7 +226,8 @@ async function main() {
     bench: 'streaming',
     at: new Date().toISOString(),
     host: { hostname: os.hostname(), cpus: os.cpus().length, cpu_model: os.cpus()[0]?.model, load_avg_at_end: os.loadavg() },
-    model: loaded?.model, device: loaded?.device,
+    model: loaded?.model, device: loaded?.device, stream_engine: (loaded as { stream_engine?: unknown } | undefined)?.stream_engine ?? null,
+    env: Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('STREAM_'))),
     settings: { chunk_ms: CHUNK_MS, baseline_cap_s: BASELINE_CAP_S, clips: clips.map((c) => ({ name: c.name, seconds: c.seconds })) },
     runs,
   };

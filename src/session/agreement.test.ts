@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { agree, alignCommitted, commitAll, emptyAgreement, lastCommittedSegmentEnd, windowTrimmed, type AgreementState } from './agreement.js';
+import { agree, alignCommitted, commitAll, committedCut, emptyAgreement, lastCommittedSegmentEnd, windowTrimmed, type AgreementState } from './agreement.js';
 import { joinWords, type Word } from './hypothesis.js';
 
 /** Words with 0.5 s each from `from` s; a trailing '|' marks a closed segment end. */
@@ -70,5 +70,22 @@ describe('LocalAgreement-2', () => {
     state = windowTrimmed(state, 2.5);
     expect(state.inWindow).toBe(1);
     expect(lastCommittedSegmentEnd(state)).toBeUndefined();
+  });
+
+  it('cuts inside the last committed word, so the next decode re-hears only its tail, which is aligned away', () => {
+    expect(committedCut(emptyAgreement, 0.25)).toBeUndefined();
+    let state = agree(emptyAgreement, hyp('ask not what your')).state;
+    state = agree(state, hyp('ask not what your country')).state;
+    expect(texts(state)).toEqual(['ask not what your', 'country']);
+    const cut = committedCut(state, 0.25)!;
+    expect(cut).toBe(1.75); // "your" is 1.5-2.0 s
+    state = windowTrimmed(state, cut);
+    expect(state.inWindow).toBe(1);
+    // The next window starts inside "your": Whisper may hear it again, or only a piece of it.
+    expect(texts(agree(state, hyp('your country can', cut)).state)).toEqual(['ask not what your country', 'can']);
+    expect(texts(agree(state, hyp('or country can', 1.7)).state)).toEqual(['ask not what your country', 'can']);
+    // A committed segment end later than the word's inside point wins.
+    const closed = agree(agree(emptyAgreement, hyp('ask not|')).state, hyp('ask not| what')).state;
+    expect(committedCut(closed, 0.25)).toBe(1);
   });
 });

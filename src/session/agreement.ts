@@ -56,6 +56,20 @@ export function lastCommittedSegmentEnd(state: AgreementState): number | undefin
   return undefined;
 }
 
+/**
+ * Where the window may start so that a decode hears (almost) no committed words again: inside the
+ * last committed word, `backoff` s before its end (never before its start), or the last committed
+ * segment end if that is later. The committed text before it becomes the prompt. Undefined when
+ * no committed word is in the window.
+ */
+export function committedCut(state: AgreementState, backoff: number): number | undefined {
+  if (state.inWindow === 0) return undefined;
+  const last = state.committed[state.committed.length - 1]!;
+  const inside = Math.max(last.start, last.end - backoff);
+  const segment = lastCommittedSegmentEnd(state);
+  return segment !== undefined && segment > inside ? segment : inside;
+}
+
 function commit(state: AgreementState, fresh: Word[], k: number): AgreementStep {
   const committedNow = fresh.slice(0, k);
   return {

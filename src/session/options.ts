@@ -18,6 +18,8 @@ export function endpointingFrom(config: Pick<Config, 'STREAM_ENDPOINT_MS' | 'STR
 export function sessionOptionsFrom(config: Config, languages: readonly string[], log: Logger): SessionOptions {
   return {
     decodeIntervalS: config.STREAM_DECODE_INTERVAL_S,
+    minDecodeIntervalS: Math.min(config.STREAM_MIN_DECODE_INTERVAL_S, config.STREAM_DECODE_INTERVAL_S),
+    trimCommitted: config.STREAM_TRIM_COMMITTED === 'true',
     maxWindowS: config.STREAM_MAX_WINDOW_S,
     maxSessionS: config.WS_MAX_SESSION_S,
     promptChars: config.STREAM_PROMPT_CHARS,

@@ -20,7 +20,7 @@ import type { Logger } from '../log.js';
 import { pcm16Problem, pcm16ToInt16 } from '../audio/pcm.js';
 import { Resampler, TARGET_RATE } from '../audio/resample.js';
 import type { ItemResult, TranscribeItem } from '../sidecar/protocol.js';
-import { agree, commitAll, emptyAgreement, lastCommittedSegmentEnd, windowTrimmed, type AgreementState } from './agreement.js';
+import { agree, commitAll, committedCut, emptyAgreement, lastCommittedSegmentEnd, windowTrimmed, type AgreementState } from './agreement.js';
 import { initialEndpoint, speechSince, stepEndpoint, VAD_FRAME, type EndpointingOptions, type EndpointState } from './endpointing.js';
 import { wordsOf, type Word } from './hypothesis.js';
 import { closeLastSegment, promptOf, segmentsOf, transcriptOf } from './transcript.js';
@@ -46,6 +46,13 @@ const ENDPOINT_PAD_S = 0.3;
 const COVER_PAD_S = 0.2;
 /** Speech after the last committed word that counts as not transcribed. */
 const MISSED_SPEECH_S = 0.5;
+/**
+ * When a commit trims the window at the last committed word (options.trimCommitted), the cut goes
+ * this far back into that word: word ends are interpolated inside a segment, so cutting at the
+ * estimate could clip the next word; the re-heard tail of the committed word is aligned away
+ * (agreement.ts alignCommitted) instead of being decoded as new text.
+ */
+const TRIM_BACKOFF_S = 0.25;
 /** A window shorter than this is not worth a decode. */
 const MIN_DECODE_S = 0.3;
 const ms = (seconds: number) => Math.round(seconds * 1000) / 1000;
@@ -81,6 +88,8 @@ export class Session {
   /** Timeline sample where the last decode's audio ended, and the one before. */
   #decodedUntil = 0;
   #interval = 0;
+  /** Wall time of the last decode, queueing included: the cadence drops to minDecodeIntervalS while it stays under that. */
+  #lastDecodeMs = Number.POSITIVE_INFINITY;
   /** Decodes made after `end` (bounded, so the final always goes out). */
   #drainDecodes = 0;
   #decodes = 0;
@@ -256,8 +265,14 @@ export class Session {
       this.#decodedUntil = Math.max(this.#decodedUntil, this.#window.start);
       return;
     }
-    if (this.#window.end - Math.max(this.#decodedUntil, this.#window.start) < toSample(this.options.decodeIntervalS)) return;
+    if (this.#window.end - Math.max(this.#decodedUntil, this.#window.start) < toSample(this.#decodeInterval())) return;
     this.#decode(this.#window.end, toSeconds(this.#window.length) > this.options.maxWindowS ? 'cut' : 'agree');
+  }
+
+  /** Seconds of new audio worth a re-decode: the short interval while the model keeps up with it, else the configured one. */
+  #decodeInterval(): number {
+    const fast = this.options.minDecodeIntervalS;
+    return fast < this.options.decodeIntervalS && this.#lastDecodeMs < fast * 1000 ? fast : this.options.decodeIntervalS;
   }
 
   /**
@@ -288,7 +303,8 @@ export class Session {
     this.model.decode(item, this.#words ? 'word' : true, mode !== 'agree').then((result) => {
       this.#decodeBusy = false;
       if (this.#state === 'closed') return;
-      this.options.log.debug({ mode, from: toSeconds(start), until: toSeconds(until), ms: Date.now() - started, text: result.text }, 'decoded');
+      this.#lastDecodeMs = Date.now() - started;
+      this.options.log.debug({ mode, from: toSeconds(start), until: toSeconds(until), ms: this.#lastDecodeMs, text: result.text }, 'decoded');
       if (this.#language === null && this.#detected === null && result.language) this.#detected = result.language;
       this.#interval = until - Math.max(this.#decodedUntil, start);
       this.#decodedUntil = until;
@@ -310,7 +326,7 @@ export class Session {
       this.#flushed(lastClosed === -1 ? until : toSample(words[lastClosed]!.segmentEnd!), keep);
     } else {
       this.#agreement = agree(this.#agreement, words).state;
-      const cut = lastCommittedSegmentEnd(this.#agreement);
+      const cut = this.options.trimCommitted ? committedCut(this.#agreement, TRIM_BACKOFF_S) : lastCommittedSegmentEnd(this.#agreement);
       if (cut !== undefined) {
         this.#window.trimTo(toSample(cut));
         this.#agreement = windowTrimmed(this.#agreement, toSeconds(this.#window.start));

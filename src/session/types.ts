@@ -82,6 +82,10 @@ export interface Transcriber {
 
 export interface SessionOptions {
   decodeIntervalS: number;
+  /** The cadence drops to this while a decode (queueing included) takes less than it (= decodeIntervalS: fixed cadence). */
+  minDecodeIntervalS: number;
+  /** After a commit, start the window at the last committed word instead of the last committed segment end. */
+  trimCommitted: boolean;
   maxWindowS: number;
   maxSessionS: number;
   /** Committed text carried into each decode as Whisper's prompt, in characters (0: none). */

@@ -86,6 +86,9 @@ export function realSidecarCommand(config: {
   RETURN_TIMESTAMPS: string;
   MAX_NEW_TOKENS: number;
   SIDECAR_MAX_FRAME_BYTES: number;
+  STREAM_AUDIO_CTX: string;
+  STREAM_AUDIO_CTX_PAD_S: number;
+  STREAM_INT8: string;
 }, rootDir: string): SidecarCommand {
   const env: Record<string, string> = {
     MODEL_ID: config.MODEL_ID,
@@ -95,6 +98,9 @@ export function realSidecarCommand(config: {
     RETURN_TIMESTAMPS: config.RETURN_TIMESTAMPS,
     MAX_NEW_TOKENS: String(config.MAX_NEW_TOKENS),
     SIDECAR_MAX_FRAME_BYTES: String(config.SIDECAR_MAX_FRAME_BYTES),
+    STREAM_AUDIO_CTX: config.STREAM_AUDIO_CTX,
+    STREAM_AUDIO_CTX_PAD_S: String(config.STREAM_AUDIO_CTX_PAD_S),
+    STREAM_INT8: config.STREAM_INT8,
     TOKENIZERS_PARALLELISM: 'false',
     // Idle OpenMP workers spin by default; with the model and VAD threads sharing a few cores
     // that spinning measured 2-3x slower decodes here. An explicit setting wins.

@@ -66,6 +66,8 @@ export const readySchema = z.object({
     max_new_tokens: z.number().int(),
   }),
   versions: z.record(z.string(), z.string()),
+  /** How stream windows are decoded (sidecar/engine.py): encoder on the window's length, int8 linear layers. */
+  stream_engine: z.object({ audio_ctx: z.boolean(), audio_ctx_pad_s: z.number(), int8: z.boolean() }).nullable().optional(),
   /** Which diarization backend the sidecar will use, and why (sidecar/diarize.py). */
   diarization: z.object({ backend: z.string(), reason: z.string(), model: z.string().nullable() }).optional(),
   /** The pipeline's chunk geometry in samples, for pipeline-mode files in slices (sidecar/slices.py). */
@@ -74,7 +76,19 @@ export const readySchema = z.object({
 export type FileChunking = NonNullable<ReadyInfo['file_chunking']>;
 export type ReadyInfo = z.infer<typeof readySchema>;
 
-const resultSchema = z.object({ id: z.number().int(), type: z.literal('result'), items: z.array(itemResultSchema), seconds: z.number() });
+/** What a stream-window request cost inside the model (sidecar/engine.py BatchStats): rows per forward, not requests. */
+export const batchStatsSchema = z.object({
+  windows: z.number().int(),
+  /** Rows of each encoder forward (one per encoder-length bucket). */
+  encoder_rows: z.array(z.number().int()),
+  /** Rows of each batched generate(). */
+  generate_rows: z.array(z.number().int()),
+  dropped_no_speech: z.number().int(),
+  encoder_positions: z.array(z.number().int()),
+});
+export type BatchStats = z.infer<typeof batchStatsSchema>;
+
+const resultSchema = z.object({ id: z.number().int(), type: z.literal('result'), items: z.array(itemResultSchema), seconds: z.number(), batch: batchStatsSchema.optional() });
 const errorSchema = z.object({ id: z.number().int().nullable(), type: z.literal('error'), code: z.string(), message: z.string() });
 const pongSchema = z.object({ id: z.number().int(), type: z.literal('pong') });
 const byeSchema = z.object({ id: z.number().int(), type: z.literal('bye') });
@@ -132,6 +146,8 @@ export interface TranscribeParams {
   diarize?: DiarizeHints;
   /** File requests: called for each progress frame (the frame then asks for them). Never sent. */
   onProgress?: (progress: Progress) => void;
+  /** Stream windows: called with what the batch cost in the model (metrics.ts). Never sent. */
+  onBatch?: (stats: BatchStats) => void;
 }
 
 /** A transcribe request frame (id first, see frame.ts). */
@@ -228,7 +244,11 @@ export const REQUESTS: { [K in RequestKind]: RequestType<K> } = {
     lane: 'model',
     frame: transcribeFrame,
     seconds: (p) => audioSeconds(p.items),
-    read: (reply, p) => items<ItemResult>(reply, 'result', p.items.length),
+    read: (reply, p) => {
+      const out = items<ItemResult>(reply, 'result', p.items.length);
+      if (reply.type === 'result' && reply.batch) p.onBatch?.(reply.batch);
+      return out;
+    },
   },
   file_slice: {
     lane: 'model',
