@@ -1,0 +1,179 @@
+/**
+ * @module Contention benchmark (not a test), for the one queue in front of the model (issue 13):
+ *
+ * 1. `file`: a live stream at real time while a 90-100 s file transcribes in `pipeline` mode, against
+ *    the same stream alone and the same file alone: the stream's commit latency p50/p95 and final
+ *    latency, the file's wall time. A pipeline-mode file goes as slices of one forward batch
+ *    (BATCH_SIZE chunks) each, so the stream waits at most one slice; `--batch-size` sets
+ *    BATCH_SIZE for all three runs (on a CPU, 16 makes a 95 s file one slice of 5 chunks).
+ * 2. `vad`: 8 idle-ish sessions (speech with long pauses) and a 9th that streams speech, all at real
+ *    time: VAD requests per second to the sidecar, against the VAD items the sessions asked for
+ *    (before the speech lane batched them, each item was its own request: the "before" figure),
+ *    and the 9th session's commit latency.
+ *
+ *   npx tsx bench/contention/run.ts [--parts file,vad] [--batch-size 16] [--out FILE]
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ROOT_DIR } from '../../src/config.js';
+import { startServer, type RunningServer } from '../../src/server.js';
+import { readWavPcm } from '../../test/helpers/audio.js';
+import { testConfig, testLogger, waitForState } from '../../test/helpers/server.js';
+import { words } from '../../test/helpers/wer.js';
+import { WsClient, wsUrl } from '../../test/helpers/ws-client.js';
+import { alignWords, percentile, type Track } from '../streaming/measure.js';
+
+const args = process.argv.slice(2);
+const arg = (name: string, fallback: string) => {
+  const i = args.indexOf(`--${name}`);
+  return i === -1 ? fallback : args[i + 1]!;
+};
+const PARTS = arg('parts', 'file,vad').split(',');
+const BATCH_SIZE = arg('batch-size', '16');
+const OUT = arg('out', path.join(ROOT_DIR, 'bench', 'results', `contention-${os.hostname()}.json`));
+const CHUNK_MS = 100;
+const BYTES_PER_S = 32_000;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const r3 = (x: number) => Math.round(x * 1000) / 1000;
+const silence = (s: number) => Buffer.alloc(Math.round(s * BYTES_PER_S));
+
+/** A 16 kHz mono s16le WAV file around PCM (the upload). */
+function wav(pcm: Buffer): Buffer {
+  const h = Buffer.alloc(44);
+  h.write('RIFF', 0); h.writeUInt32LE(36 + pcm.length, 4); h.write('WAVE', 8); h.write('fmt ', 12);
+  h.writeUInt32LE(16, 16); h.writeUInt16LE(1, 20); h.writeUInt16LE(1, 22); h.writeUInt32LE(16_000, 24);
+  h.writeUInt32LE(BYTES_PER_S, 28); h.writeUInt16LE(2, 32); h.writeUInt16LE(16, 34); h.write('data', 36); h.writeUInt32LE(pcm.length, 40);
+  return Buffer.concat([h, pcm]);
+}
+
+/** The file: longform-en (64 s of real recordings) and more English recordings, to 90-100 s. */
+function longFile(): Buffer {
+  const parts = [readWavPcm('longform-en.wav')];
+  for (const f of ['fleurs-en-000.wav', 'fleurs-en-001.wav', 'fleurs-en-002.wav', 'fleurs-en-004.wav']) {
+    if (parts.reduce((n, p) => n + p.length, 0) / BYTES_PER_S >= 90) break;
+    parts.push(silence(1), readWavPcm(f));
+  }
+  return Buffer.concat(parts).subarray(0, 100 * BYTES_PER_S);
+}
+
+interface Clip { name: string; pcm: Buffer; offline: { words: string[]; wordEnds: number[] } }
+
+/** A stream's audio and its words' end times (each recording decoded alone with word timestamps). */
+async function clip(server: RunningServer, files: string[], gapS: number): Promise<Clip> {
+  const parts: Buffer[] = [];
+  const offline = { words: [] as string[], wordEnds: [] as number[] };
+  let offset = 0;
+  for (const f of files) {
+    const pcm = readWavPcm(f);
+    const [timed] = await server.scheduler.transcribeFile({ items: [{ audio: pcm, language: 'en' }], return_timestamps: 'word' });
+    for (const c of timed!.chunks) for (const w of words(c.text)) { offline.words.push(w); offline.wordEnds.push(offset + (c.timestamp[1] ?? c.timestamp[0] ?? 0)); }
+    parts.push(pcm, silence(gapS));
+    offset += pcm.length / BYTES_PER_S + gapS;
+  }
+  return { name: files.join('+'), pcm: Buffer.concat(parts), offline };
+}
+
+async function stream(url: string, c: Clip): Promise<Track> {
+  const client = await WsClient.connect(url);
+  client.send({ type: 'config', language: 'en' });
+  const bytes = (CHUNK_MS / 1000) * BYTES_PER_S;
+  const started = Date.now();
+  for (let at = 0, n = 0; at < c.pcm.length; at += bytes, n++) {
+    client.send(c.pcm.subarray(at, at + bytes));
+    await sleep(Math.max(0, started + (n + 1) * CHUNK_MS - Date.now()));
+  }
+  const endAt = Date.now();
+  client.send({ type: 'end' });
+  const r = await client.result();
+  const commits = r.interims.map((m) => ({ at: (m.at as number) - started, words: words(String(m.committed)) }));
+  if (r.final) commits.push({ at: (r.final.at as number) - started, words: words(String(r.final.text)) });
+  return { commits, finalText: String(r.final?.text ?? ''), finalLatencyMs: r.final ? (r.final.at as number) - endAt : NaN, intervals: [], decodes: Number(r.final?.decodes ?? 0), lags: [], errors: r.errors.map((e) => String(e.code)) };
+}
+
+function streamFigures(c: Clip, t: Track) {
+  const latencies = alignWords(c.offline, t.commits).map((x) => x.latencyS);
+  return { words_measured: latencies.length, commit_latency_p50_s: r3(percentile(latencies, 50)), commit_latency_p95_s: r3(percentile(latencies, 95)), final_latency_s: r3(t.finalLatencyMs / 1000), errors: t.errors };
+}
+
+async function postFile(url: string, pcm: Buffer): Promise<{ seconds: number; text: string; status: number }> {
+  const form = new FormData();
+  form.append('file', new Blob([new Uint8Array(wav(pcm))]), 'long.wav');
+  form.append('model', 'whisper-1');
+  form.append('mode', 'pipeline');
+  const t0 = Date.now();
+  const res = await fetch(`${url}/v1/audio/transcriptions`, { method: 'POST', body: form });
+  const body = (await res.json()) as { text?: string };
+  return { seconds: r3((Date.now() - t0) / 1000), text: body.text ?? '', status: res.status };
+}
+
+async function metric(server: RunningServer, kind: string): Promise<number> {
+  const text = await (await fetch(`${server.url}/metrics`)).text();
+  return Number(new RegExp(`^whisper_sidecar_requests_total\\{kind="${kind}"\\} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
+}
+
+async function fresh(): Promise<RunningServer> {
+  const server = await startServer(testConfig({ LOG_LEVEL: 'warn', BATCH_SIZE }), testLogger().log);
+  await waitForState(server.supervisor, 'ready');
+  return server;
+}
+
+async function filePart() {
+  let server = await fresh();
+  const live = await clip(server, ['jfk.wav', 'fleurs-en-003.wav'], 1);
+  const file = longFile();
+  const alone = streamFigures(live, await stream(wsUrl(server.url), live));
+  await server.close();
+  server = await fresh();
+  const fileAlone = await postFile(server.url, file);
+  const slicesAlone = await metric(server, 'file_slice');
+  await server.close();
+  server = await fresh();
+  // The stream starts 3 s into the file's transcription and ends well before it (alone it takes ~35-70 s).
+  const upload = postFile(server.url, file);
+  await sleep(3_000);
+  const during = streamFigures(live, await stream(wsUrl(server.url), live));
+  const fileDuring = await upload;
+  await server.close();
+  return {
+    file_s: r3(file.length / BYTES_PER_S), stream_s: r3(live.pcm.length / BYTES_PER_S), batch_size: Number(BATCH_SIZE), file_slices: slicesAlone,
+    stream_alone: alone, stream_during_file: during,
+    commit_p95_ratio: r3(during.commit_latency_p95_s / alone.commit_latency_p95_s), final_ratio: r3(during.final_latency_s / alone.final_latency_s),
+    file_alone_s: fileAlone.seconds, file_during_stream_s: fileDuring.seconds, file_time_ratio: r3(fileDuring.seconds / fileAlone.seconds),
+    same_file_text: fileAlone.text === fileDuring.text, file_status: [fileAlone.status, fileDuring.status],
+  };
+}
+
+async function vadPart() {
+  const server = await fresh();
+  // Idle-ish: two short recordings separated by long pauses; the 9th streams speech with 1 s pauses.
+  const idle = await clip(server, ['fleurs-en-000.wav', 'fleurs-en-001.wav'], 8);
+  const live = await clip(server, ['jfk.wav', 'fleurs-en-003.wav', 'fleurs-en-002.wav'], 1);
+  const before = server.scheduler.stats();
+  const vad0 = await metric(server, 'vad');
+  const t0 = Date.now();
+  const [liveTrack] = await Promise.all([stream(wsUrl(server.url), live), ...Array.from({ length: 8 }, async (_, i) => { await sleep(i * 300); return stream(wsUrl(server.url), idle); })]);
+  const wallS = (Date.now() - t0) / 1000;
+  const after = server.scheduler.stats();
+  const requests = (await metric(server, 'vad')) - vad0;
+  const items = after.speechItems - before.speechItems;
+  await server.close();
+  return {
+    sessions: 9, idle_clip_s: r3(idle.pcm.length / BYTES_PER_S), live_clip_s: r3(live.pcm.length / BYTES_PER_S), wall_s: r3(wallS),
+    vad_requests: requests, vad_items: items,
+    vad_requests_per_s_before: r3(items / wallS), vad_requests_per_s_after: r3(requests / wallS), vad_items_per_request: r3(items / Math.max(1, requests)),
+    live_session: streamFigures(live, liveTrack!),
+  };
+}
+
+const out: Record<string, unknown> = {
+  bench: 'contention', at: new Date().toISOString(),
+  host: { hostname: os.hostname(), cpus: os.cpus().length, cpu_model: os.cpus()[0]?.model },
+  note: 'vad_requests_per_s_before counts the VAD items the sessions asked for: before the speech lane batched across sessions, each was one sidecar request',
+};
+if (PARTS.includes('file')) { out.file = await filePart(); console.error(JSON.stringify(out.file)); }
+if (PARTS.includes('vad')) { out.vad = await vadPart(); console.error(JSON.stringify(out.vad)); }
+(out.host as Record<string, unknown>).load_avg_at_end = os.loadavg();
+mkdirSync(path.dirname(OUT), { recursive: true });
+writeFileSync(OUT, `${JSON.stringify(out, null, 2)}\n`);
+console.log(JSON.stringify(out, null, 2));
