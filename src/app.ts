@@ -16,6 +16,7 @@ import { prometheusRoutes } from './http/prometheus.js';
 import { accessLog, requestIds } from './http/request-log.js';
 import type { Metrics } from './metrics.js';
 import { STREAM_PATH } from './ws/route.js';
+import { PROTOCOL_PATHS } from './ws/protocols.js';
 
 /** Everything the routes need, passed in (no globals). */
 export interface AppDeps {
@@ -44,8 +45,9 @@ export function createApp(deps: AppDeps): Hono {
     app.use('*', cors({ origin: origins, credentials: false, allowHeaders: ['Authorization', 'Content-Type', 'X-Request-Id'], exposeHeaders: ['X-Request-Id'], maxAge: 600 }));
   }
   app.use('*', requestIds(), accessLog(deps.log));
-  // The WebSocket path checks its key in the session gate (header, subprotocol or ?token=), so a browser gets close 1008 with a reason.
-  app.use('*', httpAuth(new ApiKeys(config.API_KEYS), (c) => OPEN_PATHS.test(c.req.path) || c.req.path === STREAM_PATH));
+  // The WebSocket path checks its key in the session gate (header, subprotocol or ?token=), so a browser gets close 1008 with a reason;
+  // /v1/listen and /v1/realtime check theirs before the upgrade, in their protocols' own ways (src/ws/protocols.ts).
+  app.use('*', httpAuth(new ApiKeys(config.API_KEYS), (c) => OPEN_PATHS.test(c.req.path) || c.req.path === STREAM_PATH || PROTOCOL_PATHS.includes(c.req.path)));
   app.use('/v1/audio/*', requestLimit(limiter));
   app.route('/', demoRoutes());
   app.route('/', openApiRoutes());

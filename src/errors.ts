@@ -33,6 +33,9 @@ export const ERRORS = {
   unauthorized: { http: 401, wsClose: 1008, message: 'A valid API key is required.' },
   too_many_sessions: { http: 503, wsClose: 1013, message: 'The server has its maximum of streaming sessions open; retry later.' },
   too_many_requests: { http: 429, wsClose: 1013, message: 'This API key has its maximum of concurrent requests and sessions; retry when one ends.' },
+  invalid_event: { http: 400, wsClose: undefined, message: 'A Realtime client event is not JSON, has a bad field, or carries audio that is not base64.' },
+  unknown_event: { http: 400, wsClose: undefined, message: 'A Realtime client event type that transcription sessions do not take.' },
+  input_audio_buffer_commit_empty: { http: 400, wsClose: undefined, message: 'Commit of an audio buffer under 100 ms.' },
 } as const satisfies Record<string, { http: number; wsClose: number | undefined; message: string }>;
 
 /** A stable, machine-readable error code. */

@@ -9,6 +9,9 @@ import { Supervisor } from './sidecar/supervisor.js';
 import { Scheduler } from './scheduler/scheduler.js';
 import { probeFfmpeg } from './audio/ffmpeg.js';
 import { mountStreaming } from './ws/route.js';
+import { mountProtocols } from './ws/protocols.js';
+import { sessionOptionsFrom } from './session/options.js';
+import { transcriberFor } from './session/transcriber.js';
 import { ApiKeys } from './http/auth.js';
 import { Limiter, sessionGate } from './http/limits.js';
 import { Metrics } from './metrics.js';
@@ -61,10 +64,16 @@ export async function startServer(config: Config, log: Logger, factory?: Sidecar
   const gate = sessionGate(new ApiKeys(config.API_KEYS), limiter);
   const languages = () => supervisor.snapshot().loaded?.languages ?? [];
   const streaming = mountStreaming(app, { config, model: scheduler, languages, log: log.child({ component: 'ws' }), gate });
+  // Deepgram /v1/listen and OpenAI Realtime /v1/realtime: adapters over the same sessions (src/ws/protocols.ts).
+  const keys = new ApiKeys(config.API_KEYS);
+  const protocols = mountProtocols(app, {
+    config, transcriber: transcriberFor(scheduler), sessionOptions: (l) => sessionOptionsFrom(config, languages(), l), languages,
+    log: log.child({ component: 'ws' }), identify: (token) => keys.identify(token), openSession: (keyId) => limiter.openSession(keyId),
+  });
   const server = await new Promise<ServerType>((resolve) => {
     const s = serve({ fetch: app.fetch, hostname: config.HOST, port: config.PORT }, () => resolve(s));
   });
-  streaming.injectWebSocket(server as import('node:http').Server);
+  streaming.injectWebSocket(protocols.dispatch(server as import('node:http').Server));
   const { port } = server.address() as AddressInfo;
   const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST;
   log.info({ port, host: config.HOST, model: config.MODEL_ID, why: config.modelReason }, 'listening');
@@ -73,6 +82,7 @@ export async function startServer(config: Config, log: Logger, factory?: Sidecar
     closing ??= (async () => {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       streaming.closeAll();
+      protocols.closeAll();
       await supervisor.stop(config.SHUTDOWN_GRACE_MS);
       if ('closeAllConnections' in server) server.closeAllConnections();
       await closed;

@@ -1,0 +1,167 @@
+/**
+ * @module One Session (src/session/session.ts) driven by a protocol adapter instead of the
+ * /ws/transcribe socket. The adapter gets the session's frames through a SessionSink as usual, plus
+ * three things the sink does not carry, read without copying any session logic:
+ *  - which kind of decode the next interim reflects (a re-decode for LocalAgreement, or a flush that
+ *    commits everything: utterance end, finalize, end), seen by wrapping the Transcriber;
+ *  - the VAD's speech onsets and utterance ends, from the session's own `vad` debug line (it logs
+ *    the endpointer's events; the timeline positions are the session's, so nothing is re-judged);
+ *  - interims without waiting for the next audio frame: /ws/transcribe paces interims to one per
+ *    audio frame for the brief's client; these protocols have no such client, so after each decode
+ *    the driver hands the session an empty audio frame, which sends a due interim at once.
+ * A small event hook in session.ts would replace the log reading (docs/deepgram.md, "Gaps").
+ */
+import type { ErrorCode } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import { Session } from '../../session/session.js';
+import type { ClientConfig, FinalFrame, InterimFrame, ServerFrame, SessionOptions, Transcriber } from '../../session/types.js';
+
+/** A speech onset or an utterance end, in seconds on the session timeline. */
+export interface VadEvent {
+  type: 'speech_start' | 'utterance_end';
+  at: number;
+}
+
+/**
+ * The shortest pause that may end an utterance here. Deepgram's `endpointing` only marks
+ * `speech_final` (and OpenAI's `silence_duration_ms` only ends a turn); here the pause also commits the utterance and cuts the window, and Whisper
+ * decoding windows cut at 100 ms pauses hallucinated (jfk.wav: "As long as you're not here").
+ */
+export const MIN_ENDPOINT_MS = 300;
+
+/** Per-protocol session settings beyond ClientConfig (OpenAI's turn_detection.threshold). */
+export interface DriverTuning {
+  /** silero-vad speech probability threshold (the session's endpointing threshold). */
+  vadThreshold?: number;
+}
+
+/** The session options with a protocol's tuning applied. */
+export function tuned(options: SessionOptions, tuning: DriverTuning | undefined): SessionOptions {
+  if (tuning?.vadThreshold === undefined) return options;
+  const threshold = Math.min(0.95, Math.max(0.05, tuning.vadThreshold));
+  return { ...options, endpointing: { ...options.endpointing, threshold, negThreshold: Math.max(0.01, threshold - 0.15) } };
+}
+
+/** What the last decode before an interim was. */
+export type DecodeKind = 'agree' | 'flush';
+
+export interface DriverEvents {
+  interim(frame: InterimFrame, decode: DecodeKind | undefined): void;
+  final(frame: FinalFrame): void;
+  /** The session's error frame; `close` follows when the error ends the session. */
+  error(code: ErrorCode, message: string): void;
+  /** The session is over: after the final (1000) or after an error with a close code. */
+  close(code: number, reason: string): void;
+  vad?(event: VadEvent): void;
+}
+
+const EMPTY = new Uint8Array(0);
+
+/** Parse the session's `vad` debug line: events like "speech_start@1.23". */
+export function vadEventsOf(fields: unknown): VadEvent[] {
+  const events = (fields as { events?: unknown } | null)?.events;
+  if (!Array.isArray(events)) return [];
+  return events.flatMap((e) => {
+    const m = typeof e === 'string' ? /^(speech_start|utterance_end)@(\d+(?:\.\d+)?)$/.exec(e) : null;
+    return m ? [{ type: m[1] as VadEvent['type'], at: Number(m[2]) }] : [];
+  });
+}
+
+export class SessionDriver {
+  readonly session: Session;
+  #pendingDecode: DecodeKind | undefined;
+  #kick: NodeJS.Immediate | undefined;
+  #over = false;
+
+  constructor(model: Transcriber, options: SessionOptions, private readonly events: DriverEvents) {
+    const observed: Transcriber = {
+      ...model,
+      decode: (item, timestamps, flush) => model.decode(item, timestamps, flush).then((result) => {
+        // Set before the session's own continuation runs, so any interim sent from now on reflects it.
+        this.#pendingDecode = flush ? 'flush' : (this.#pendingDecode ?? 'agree');
+        this.#scheduleKick();
+        return result;
+      }),
+    };
+    const sink = {
+      send: (frame: ServerFrame) => this.#onFrame(frame),
+      close: (code: number, reason: string) => {
+        this.#over = true;
+        this.events.close(code, reason);
+      },
+    };
+    this.session = new Session(sink, observed, { ...options, log: observingLog(options.log, (fields) => { for (const e of vadEventsOf(fields)) this.events.vad?.(e); }) });
+  }
+
+  get over(): boolean {
+    return this.#over;
+  }
+
+  configure(config: ClientConfig): void {
+    this.session.configure({ ...config, interim_results: true });
+  }
+
+  /** s16le mono PCM at the configured rate (an even byte count). */
+  audio(pcm: Uint8Array): void {
+    if (pcm.byteLength > 0) this.session.audio(pcm);
+  }
+
+  finalize(): void {
+    this.session.finalize();
+  }
+
+  end(): void {
+    this.session.end();
+  }
+
+  keepalive(): void {
+    this.session.keepalive();
+  }
+
+  fail(err: unknown): void {
+    this.session.fail(err);
+  }
+
+  /** The socket is gone (or the adapter drops this session). */
+  closed(): void {
+    this.#over = true;
+    clearImmediate(this.#kick);
+    this.session.closed();
+  }
+
+  #scheduleKick(): void {
+    if (this.#kick) return;
+    this.#kick = setImmediate(() => {
+      this.#kick = undefined;
+      if (this.#over || this.session.state !== 'streaming') return;
+      this.session.audio(EMPTY); // sends the interim the decode made due, if any
+    });
+  }
+
+  #onFrame(frame: ServerFrame): void {
+    if (frame.type === 'interim') {
+      const decode = this.#pendingDecode;
+      this.#pendingDecode = undefined;
+      this.events.interim(frame, decode);
+    } else if (frame.type === 'final') {
+      this.events.final(frame);
+    } else {
+      this.events.error(frame.code, frame.message);
+    }
+  }
+}
+
+/** The logger the session gets: the real one, plus a look at its `vad` debug lines. */
+function observingLog(log: Logger, onVad: (fields: unknown) => void): Logger {
+  const debug = (fields: unknown, ...rest: unknown[]) => {
+    if (rest[0] === 'vad') onVad(fields);
+    (log.debug as (...args: unknown[]) => void).call(log, fields, ...rest);
+  };
+  return new Proxy(log, {
+    get(target, prop) {
+      if (prop === 'debug') return debug;
+      const value = Reflect.get(target, prop) as unknown;
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
