@@ -79,15 +79,23 @@ export function openApiDocument(version: string): Record<string, unknown> {
     ...(secured ? { security: [{ bearer: [] }, {}] } : {}),
     responses: { 200: { description: 'OK', content: { 'application/json': { schema: ref(schema) } } } },
   });
+  // A WebSocket route: what the upgrade request is answered with before any message.
+  const upgrade = (summary: string) => ({
+    summary,
+    security: [{ bearer: [] }, {}],
+    responses: { 101: { description: 'Switching Protocols: the session starts' }, 400: { description: 'a known parameter with a bad value' }, 401: { description: 'API_KEYS set and no valid key' } },
+  });
   return {
     openapi: '3.1.0',
-    info: { title: 'whisper-sidecar-server', version, description: 'Self-hosted speech-to-text: OpenAI-compatible file endpoints, health, metrics. Streaming is a WebSocket at /ws/transcribe (docs/protocol.md). With API_KEYS set, every route except /, /health, /openapi.json and /docs needs `Authorization: Bearer <key>`.' },
+    info: { title: 'whisper-sidecar-server', version, description: 'Self-hosted speech-to-text: OpenAI-compatible file endpoints, health, metrics. Streaming is a WebSocket at /ws/transcribe (docs/protocol.md), Deepgram live at /v1/listen (docs/deepgram.md) and OpenAI Realtime transcription at /v1/realtime (docs/realtime.md). With API_KEYS set, every route except /, /health, /openapi.json and /docs needs `Authorization: Bearer <key>`.' },
     paths: {
       '/': { get: get('Service info (JSON unless the client asks for text/html, which gets the browser demo)', 'Root') },
       '/health': { get: { summary: 'Health: 200 when the model is loaded, else 503', responses: { 200: { description: 'healthy', content: { 'application/json': { schema: ref('Health') } } }, 503: { description: 'not ready', content: { 'application/json': { schema: ref('Health') } } } } } },
       '/v1/models': { get: get('Models (OpenAI list shape)', 'ModelList', true) },
       '/v1/audio/transcriptions': { post: fileOperation('Transcribe a file (OpenAI-compatible)') },
       '/v1/audio/translations': { post: fileOperation('Translate a file into English (OpenAI-compatible)') },
+      '/v1/listen': { get: upgrade('Deepgram live streaming (WebSocket upgrade; query parameters and messages: docs/deepgram.md). Auth: `Authorization: Token <key>` or the `token, <key>` subprotocols') },
+      '/v1/realtime': { get: upgrade('OpenAI Realtime transcription session (WebSocket upgrade; events: docs/realtime.md). Auth: `Authorization: Bearer <key>` or the `openai-insecure-api-key.<key>` subprotocol') },
       '/metrics': { get: { summary: 'Prometheus metrics', security: [{ bearer: [] }, {}], responses: { 200: { description: 'Prometheus text format', content: { 'text/plain': { schema: { type: 'string' } } } } } } },
     },
     components: {

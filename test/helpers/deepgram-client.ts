@@ -95,3 +95,16 @@ export function upgradeStatus(httpUrl: string, init: WebSocket.ClientOptions & {
     ws.on('error', () => resolve(0));
   });
 }
+
+/**
+ * WER of the same 16 kHz audio streamed through /ws/transcribe at the same pace: the engine under
+ * every protocol is the same, so a protocol's transcript is held to max(bound, this + 0.05) — the
+ * bound on an idle machine, and no worse than /ws/transcribe where the engine itself does worse.
+ */
+export async function wsWer(httpUrl: string, pcm16k: Uint8Array, reference: string, pace: { chunkBytes: number; pauseMs: number } = { chunkBytes: 3_200, pauseMs: 100 }): Promise<{ wer: number; text: string }> {
+  const { streamPcm, wsUrl } = await import('./ws-client.js');
+  const { wer } = await import('./wer.js');
+  const r = await streamPcm(wsUrl(httpUrl), pcm16k, { config: { language: 'en' }, ...pace });
+  const text = String(r.final?.text ?? '');
+  return { wer: wer(reference, text), text };
+}
