@@ -179,8 +179,12 @@ def progress(rid: int, done_s: float, total_s: float, text: str) -> dict:
     return {"id": rid, "type": "progress", "done_s": round(done_s, 3), "total_s": round(total_s, 3), "text": text}
 
 
-def result(rid: int, items: list[dict], seconds: float) -> dict:
-    return {"id": rid, "type": "result", "items": items, "seconds": round(seconds, 4)}
+def result(rid: int, items: list[dict], seconds: float, batch: Optional[dict] = None) -> dict:
+    """`batch`: what a stream-window request cost inside the model (engine.BatchStats), when known."""
+    reply = {"id": rid, "type": "result", "items": items, "seconds": round(seconds, 4)}
+    if batch is not None:
+        reply["batch"] = batch
+    return reply
 
 
 def error(rid: Optional[int], code: str, message: str) -> dict:

@@ -144,6 +144,7 @@ class Service:
 
     def _transcribe(self, request: protocol.TranscribeRequest) -> None:
         started = time.perf_counter()
+        stats = None
         try:
             if isinstance(request, protocol.FileSliceRequest):
                 out = slices.decode_slice(self._loaded, self._chunking, request)
@@ -154,7 +155,7 @@ class Service:
             elif request.mode is not None:
                 items = self._transcribe_files(request)
             else:
-                items = model_module.transcribe(self._loaded, request.items, request.return_timestamps)
+                items, stats = model_module.transcribe(self._loaded, request.items, request.return_timestamps)
         except slices.SliceError as exc:
             self._writer.send(protocol.error(request.id, "bad_request", str(exc)))
             return
@@ -168,4 +169,4 @@ class Service:
             if _is_device_lost(exc):
                 self._exit(EXIT_DEVICE_LOST)
             return
-        self._writer.send(protocol.result(request.id, items, time.perf_counter() - started))
+        self._writer.send(protocol.result(request.id, items, time.perf_counter() - started, stats))

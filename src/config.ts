@@ -53,9 +53,9 @@ export const envSchema = z.object({
   WS_IDLE_TIMEOUT_MS: ms.default(30_000),
   STREAM_DECODE_INTERVAL_S: z.coerce.number().min(0.1).max(10).default(1),
   STREAM_MIN_DECODE_INTERVAL_S: z.coerce.number().min(0.1).max(10).default(0.5),
-  STREAM_TRIM_COMMITTED: z.enum(['true', 'false']).default('true'),
+  STREAM_TRIM_COMMITTED: z.enum(['true', 'false']).default('false'),
   /** Stream-window engine (sidecar/engine.py): encoder on the window's length + STREAM_AUDIO_CTX_PAD_S; int8 linear layers on CPU. */
-  STREAM_AUDIO_CTX: z.enum(['true', 'false']).default('true'),
+  STREAM_AUDIO_CTX: z.enum(['true', 'false']).default('false'),
   STREAM_AUDIO_CTX_PAD_S: z.coerce.number().min(1).max(30).default(3),
   STREAM_INT8: z.enum(['true', 'false']).default('true'),
   STREAM_MAX_WINDOW_S: z.coerce.number().min(2).max(30).default(20),

@@ -88,4 +88,13 @@ describe('LocalAgreement-2', () => {
     const closed = agree(agree(emptyAgreement, hyp('ask not|')).state, hyp('ask not| what')).state;
     expect(committedCut(closed, 0.25)).toBe(1);
   });
+
+  it('holds back the last word of a window until a decode hears what follows, unless its segment closed', () => {
+    const a = agree(emptyAgreement, hyp('and so my fellow americans.')).state;
+    const b = agree(a, hyp('and so my fellow americans.'));
+    expect(texts(b.state)).toEqual(['and so my fellow', 'americans.']);
+    expect(texts(agree(b.state, hyp('and so my fellow americans, ask')).state)).toEqual(['and so my fellow americans,', 'ask']);
+    const closed = agree(agree(emptyAgreement, hyp('ask not|')).state, hyp('ask not|'));
+    expect(texts(closed.state)).toEqual(['ask not', '']);
+  });
 });

@@ -29,6 +29,11 @@ export function agree(state: AgreementState, hypothesis: readonly Word[]): Agree
   const fresh = hypothesis.slice(alignCommitted(state, hypothesis));
   let k = 0;
   while (k < fresh.length && k < state.tentative.length && normalizeWord(fresh[k]!.text) === normalizeWord(state.tentative[k]!.text)) k++;
+  // The last word of a window is written as if the text ended there ("Americans." where the whole
+  // sentence reads "Americans, ask not"), and that period then capitalises the next decode's first
+  // word through the prompt. Hold it back until a decode hears what follows, unless Whisper closed
+  // its segment before the window's end (a pause: the punctuation is heard, not guessed).
+  if (k > 0 && k === fresh.length && fresh[k - 1]!.segmentEnd === undefined) k -= 1;
   return commit(state, fresh, k);
 }
 
