@@ -83,11 +83,21 @@ export async function startServer(config: Config, log: Logger, factory?: Sidecar
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       streaming.closeAll();
       protocols.closeAll();
-      await supervisor.stop(config.SHUTDOWN_GRACE_MS);
+      // A file in progress is a sequence of model requests (its slices): let the files already
+      // accepted finish within the grace before the supervisor stops taking requests.
+      const waited = await until(() => limiter.stats().requests === 0, config.SHUTDOWN_GRACE_MS);
+      await supervisor.stop(Math.max(0, config.SHUTDOWN_GRACE_MS - waited));
       if ('closeAllConnections' in server) server.closeAllConnections();
       await closed;
     })();
     return closing;
   };
   return { url: `http://${host}:${port}`, port, supervisor, scheduler, close };
+}
+
+/** Resolves once `done()` holds or `ms` have passed, with the milliseconds waited. */
+async function until(done: () => boolean, ms: number): Promise<number> {
+  const started = Date.now();
+  while (!done() && Date.now() - started < ms) await new Promise((r) => setTimeout(r, 50));
+  return Date.now() - started;
 }
