@@ -45,8 +45,16 @@ export function tuned(options: SessionOptions, tuning: DriverTuning | undefined)
 /** What the last decode before an interim was. */
 export type DecodeKind = 'agree' | 'flush';
 
+/** What the driver knows about an interim beyond the frame. */
+export interface InterimInfo {
+  /** Utterances the VAD ended whose commit this interim shows (their flush decodes, or a finalize when nothing was left to decode), oldest first. */
+  utterancesDone: number;
+  /** The frame answers the adapter's own finalize() call(s). */
+  finalizeReply: boolean;
+}
+
 export interface DriverEvents {
-  interim(frame: InterimFrame, decode: DecodeKind | undefined): void;
+  interim(frame: InterimFrame, decode: DecodeKind | undefined, info?: InterimInfo): void;
   final(frame: FinalFrame): void;
   /** The session's error frame; `close` follows when the error ends the session. */
   error(code: ErrorCode, message: string): void;
@@ -72,16 +80,32 @@ export class SessionDriver {
   #pendingDecode: DecodeKind | undefined;
   #kick: NodeJS.Immediate | undefined;
   #over = false;
+  /** Decodes in flight. */
+  #decoding = 0;
+  /** Utterances the VAD ended whose commit has not been seen yet, oldest first. */
+  #endpoints: Array<{ flushSeen: boolean; own: boolean }> = [];
+  #poll: NodeJS.Timeout | undefined;
+  #adapterFinalizes = 0;
 
   constructor(model: Transcriber, options: SessionOptions, private readonly events: DriverEvents) {
     const observed: Transcriber = {
       ...model,
-      decode: (item, timestamps, flush) => model.decode(item, timestamps, flush).then((result) => {
-        // Set before the session's own continuation runs, so any interim sent from now on reflects it.
-        this.#pendingDecode = flush ? 'flush' : (this.#pendingDecode ?? 'agree');
-        this.#scheduleKick();
-        return result;
-      }),
+      decode: (item, timestamps, flush) => {
+        this.#decoding += 1;
+        // The session flushes one utterance per decode, in order.
+        const next = flush ? this.#endpoints.find((e) => !e.flushSeen && !e.own) : undefined;
+        if (next) next.flushSeen = true;
+        return model.decode(item, timestamps, flush).then((result) => {
+          this.#decoding -= 1;
+          // Set before the session's own continuation runs, so any interim sent from now on reflects it.
+          this.#pendingDecode = flush ? 'flush' : (this.#pendingDecode ?? 'agree');
+          this.#scheduleKick();
+          return result;
+        }, (err: unknown) => {
+          this.#decoding -= 1;
+          throw err;
+        });
+      },
     };
     const sink = {
       send: (frame: ServerFrame) => this.#onFrame(frame),
@@ -90,7 +114,7 @@ export class SessionDriver {
         this.events.close(code, reason);
       },
     };
-    this.session = new Session(sink, observed, { ...options, log: observingLog(options.log, (fields) => { for (const e of vadEventsOf(fields)) this.events.vad?.(e); }) });
+    this.session = new Session(sink, observed, { ...options, log: observingLog(options.log, (fields) => { for (const e of vadEventsOf(fields)) this.#onVad(e); }) });
   }
 
   get over(): boolean {
@@ -107,6 +131,7 @@ export class SessionDriver {
   }
 
   finalize(): void {
+    this.#adapterFinalizes += 1;
     this.session.finalize();
   }
 
@@ -126,6 +151,7 @@ export class SessionDriver {
   closed(): void {
     this.#over = true;
     clearImmediate(this.#kick);
+    clearInterval(this.#poll);
     this.session.closed();
   }
 
@@ -138,11 +164,43 @@ export class SessionDriver {
     });
   }
 
+  /**
+   * An utterance end: the session pushes a flush and, when there is something to decode, starts its
+   * decode at once (or after the decode in flight). If no flush decode has started once nothing is
+   * in flight, the flush was done without one, and a finalize (answered at once) says so.
+   */
+  #onVad(event: VadEvent): void {
+    if (event.type === 'utterance_end') {
+      this.#endpoints.push({ flushSeen: false, own: false });
+      clearInterval(this.#poll);
+      this.#poll = setInterval(() => {
+        if (this.#endpoints.length === 0 || this.#over || this.session.state !== 'streaming') return clearInterval(this.#poll);
+        if (this.#decoding > 0) return;
+        const waiting = this.#endpoints.filter((e) => !e.flushSeen && !e.own);
+        if (waiting.length === 0) return;
+        for (const e of waiting) e.own = true;
+        this.session.finalize();
+      }, 250);
+      this.#poll.unref?.();
+    }
+    this.events.vad?.(event);
+  }
+
   #onFrame(frame: ServerFrame): void {
     if (frame.type === 'interim') {
       const decode = this.#pendingDecode;
       this.#pendingDecode = undefined;
-      this.events.interim(frame, decode);
+      const reply = frame.finalized === true;
+      let utterancesDone = 0;
+      // A flush interim: every utterance whose flush decode had started is in; a finalize reply: all of them.
+      while (this.#endpoints.length > 0 && (reply || (decode === 'flush' && this.#endpoints[0]!.flushSeen))) {
+        this.#endpoints.shift();
+        utterancesDone += 1;
+      }
+      if (this.#endpoints.length === 0) clearInterval(this.#poll);
+      const finalizeReply = reply && this.#adapterFinalizes > 0;
+      if (reply) this.#adapterFinalizes = 0;
+      this.events.interim(frame, decode, { utterancesDone, finalizeReply });
     } else if (frame.type === 'final') {
       this.events.final(frame);
     } else {

@@ -57,17 +57,17 @@ describe('DeepgramConnection', () => {
     expect(results().map((x) => [x.is_final, x.channel.alternatives[0]!.transcript])).toEqual([[true, 'ask not']]);
   });
 
-  it('an utterance end: the session is asked to finalize, its reply is the speech_final final; a client Finalize\'s reply is from_finalize', () => {
+  it('an utterance end: the interim that shows its commit is the speech_final final; a Finalize\'s reply is from_finalize', () => {
     const { conn, driver, results } = setup();
+    const done = { utterancesDone: 1, finalizeReply: false };
     driver.events.vad!({ type: 'speech_start', at: 0.2 });
     driver.events.vad!({ type: 'utterance_end', at: 1.2 });
-    expect(driver.calls).toEqual(['finalize']);
-    driver.events.interim(interim([['Hello there.', 0, 1.2]], []), 'flush'); // the utterance's flush: held for the reply
+    driver.events.interim(interim([['Hello', 0, 0.6]], [['there', 0.6, 1.2]]), 'agree'); // before the commit: held
     expect(results().filter((x) => x.is_final)).toEqual([]);
-    driver.events.interim(interim([['Hello there.', 0, 1.2]], [], { finalized: true, audio_s: 1.8 }), 'flush');
+    driver.events.interim(interim([['Hello there.', 0, 1.2]], []), 'flush', done);
     conn.onText('{"type":"Finalize"}');
-    expect(driver.calls).toEqual(['finalize', 'finalize']);
-    driver.events.interim(interim([['Hello there.', 0, 1.2], ['Bye', 2, 2.5]], [], { finalized: true, audio_s: 3 }), 'flush');
+    expect(driver.calls).toEqual(['finalize']);
+    driver.events.interim(interim([['Hello there.', 0, 1.2], ['Bye', 2, 2.5]], [], { finalized: true, audio_s: 3 }), 'flush', { utterancesDone: 0, finalizeReply: true });
     const f = results().filter((x) => x.is_final);
     expect(f.map((x) => [x.channel.alternatives[0]!.transcript, x.speech_final, x.from_finalize])).toEqual([['Hello there.', true, false], ['Bye', false, true]]);
     expect(f[1]!.start + f[1]!.duration).toBeCloseTo(3, 6); // the Finalize reply covers all audio so far
@@ -76,7 +76,7 @@ describe('DeepgramConnection', () => {
   it('endpointing=false: no speech_final, the utterance\'s words still final', () => {
     const { driver, results } = setup('interim_results=true&endpointing=false');
     driver.events.vad!({ type: 'utterance_end', at: 1.2 });
-    driver.events.interim(interim([['Hello.', 0, 1.2]], [], { finalized: true }), 'flush');
+    driver.events.interim(interim([['Hello.', 0, 1.2]], []), 'flush', { utterancesDone: 1, finalizeReply: false });
     expect(results().map((x) => [x.is_final, x.speech_final])).toEqual([[true, false]]);
   });
 

@@ -9,7 +9,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { AppError, ERRORS, isErrorCode, type ErrorCode } from '../../errors.js';
 import type { ClientConfig, FinalFrame, InterimFrame } from '../../session/types.js';
 import { AudioIn } from '../adapter/audio-in.js';
-import { MIN_ENDPOINT_MS, type DecodeKind, type DriverEvents, type VadEvent } from '../adapter/driver.js';
+import { MIN_ENDPOINT_MS, type DecodeKind, type DriverEvents, type InterimInfo, type VadEvent } from '../adapter/driver.js';
 import { finalWords, interimWords, joinText, round, type TimedWord } from '../adapter/words.js';
 import type { DeepgramOptions } from './query.js';
 
@@ -69,8 +69,8 @@ export class DeepgramConnection {
   #finalizing = false;
   #closing = false;
   #done = false;
-  /** The VAD ended an utterance and we asked the session to finalize: its reply is the speech_final final. */
-  #endpointPending = false;
+  /** The VAD ended an utterance; the interim that shows its commit carries the speech_final final. */
+  #endpointsPending = 0;
   #inSpeech = false;
   #lastWordEnd = 0;
   /** Where the VAD heard the last utterance end (s), and whether its flush has been transcribed. */
@@ -86,7 +86,7 @@ export class DeepgramConnection {
   ) {
     this.#audio = new AudioIn(options.encoding, options.channels);
     this.#driver = makeDriver({
-      interim: (frame, decode) => this.#onInterim(frame, decode),
+      interim: (frame, decode, info) => this.#onInterim(frame, decode, info ?? { utterancesDone: 0, finalizeReply: frame.finalized === true }),
       final: (frame) => this.#onFinal(frame),
       error: (code, message) => this.#onError(code, message),
       close: (code, reason) => this.#onSessionClose(code, reason),
@@ -159,15 +159,11 @@ export class DeepgramConnection {
       this.#inSpeech = false;
       this.#silenceFrom = event.at;
       this.#silenceTranscribed = false;
-      if (this.#closing) return;
-      // The session commits the utterance itself; a finalize makes it say when that is done (its
-      // reply always comes, even when nothing was left to decode), and that reply is speech_final.
-      this.#endpointPending = true;
-      this.#driver.finalize();
+      if (!this.#closing) this.#endpointsPending += 1;
     }
   }
 
-  #onInterim(frame: InterimFrame, decode: DecodeKind | undefined): void {
+  #onInterim(frame: InterimFrame, decode: DecodeKind | undefined, info: InterimInfo): void {
     const { committed, tentative } = interimWords(frame);
     let ready = committed.slice(this.#emitted);
     let held: TimedWord[] = [];
@@ -176,21 +172,21 @@ export class DeepgramConnection {
       const unlabelled = ready.findIndex((w) => w.speaker === null || w.speaker === undefined);
       if (unlabelled !== -1) [ready, held] = [ready.slice(0, unlabelled), ready.slice(unlabelled)];
     }
-    const reply = frame.finalized === true;
-    // One reply answers every finalize asked before it: the client's (from_finalize) and ours (speech_final).
-    const fromFinalize = reply && this.#finalizing;
-    const speechFinal = reply && this.#endpointPending && this.options.endpointing !== false;
-    if (reply) {
-      this.#finalizing = false;
-      this.#endpointPending = false;
+    const fromFinalize = info.finalizeReply && this.#finalizing;
+    const done = info.utterancesDone > 0 && this.#endpointsPending > 0;
+    const speechFinal = done && this.options.endpointing !== false;
+    const reply = fromFinalize || done;
+    if (fromFinalize) this.#finalizing = false;
+    if (done) this.#endpointsPending = Math.max(0, this.#endpointsPending - info.utterancesDone);
+    if (done && this.#endpointsPending === 0) {
       if (this.#silenceFrom !== undefined) this.#silenceTranscribed = true;
-    } else if (this.#endpointPending) {
+    } else if (this.#endpointsPending > 0 && !done) {
       // The utterance's last words go out with its speech_final final.
       [ready, held] = [[], [...ready, ...held]];
     }
     if (ready.length > 0 || reply) {
       const confidence = decode === 'agree' ? CONFIDENCE.agreed : CONFIDENCE.flushed;
-      const until = reply && held.length === 0 ? frame.audio_s : undefined;
+      const until = fromFinalize && held.length === 0 ? frame.audio_s : undefined;
       if (ready.length > 0 || fromFinalize || speechFinal) this.#sendFinal(ready, confidence, { speechFinal, fromFinalize, until });
     }
     for (const w of [...held, ...tentative]) this.#lastWordEnd = Math.max(this.#lastWordEnd, w.end);

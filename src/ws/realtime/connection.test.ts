@@ -44,15 +44,15 @@ describe('RealtimeConnection', () => {
     expect(driver().audioBytes).toBe(4800);
   });
 
-  it('server VAD: speech_started → speech_stopped → committed → item.added → finalize; deltas, completed with usage, item.done', () => {
+  it('server VAD: speech_started → speech_stopped → committed → item.added; deltas; the utterance\'s commit completes it with usage; item.done', () => {
     const { types, append, sent, driver } = setup();
     append(2000);
     const d = driver();
     d.events.vad!({ type: 'speech_start', at: 0.5 });
     d.events.interim(committedFrame([['Hello', 0.5, 0.9]]), 'agree');
     d.events.vad!({ type: 'utterance_end', at: 1.4 });
-    expect(d.calls).toEqual(['finalize']);
-    d.events.interim(committedFrame([['Hello', 0.5, 0.9], ['world.', 0.9, 1.4]], true), 'flush');
+    expect(d.calls).toEqual([]);
+    d.events.interim(committedFrame([['Hello', 0.5, 0.9], ['world.', 0.9, 1.4]]), 'flush', { utterancesDone: 1, finalizeReply: false });
     expect(types().slice(1)).toEqual(['input_audio_buffer.speech_started', 'conversation.item.input_audio_transcription.delta', 'input_audio_buffer.speech_stopped', 'input_audio_buffer.committed', 'conversation.item.added', 'conversation.item.input_audio_transcription.delta', 'conversation.item.input_audio_transcription.completed', 'conversation.item.done']);
     const started = sent[1]!;
     expect(started.audio_start_ms).toBe(200); // onset 500 ms − prefix_padding 300 ms
@@ -71,12 +71,13 @@ describe('RealtimeConnection', () => {
     append(1000);
     const d = driver();
     d.events.vad!({ type: 'speech_start', at: 0.1 }); // no VAD events without server_vad
-    d.events.interim(committedFrame([['one', 0.2, 0.6], ['two', 1.2, 1.5]], true), 'flush');
+    d.events.interim(committedFrame([['one', 0.2, 0.6], ['two', 1.2, 1.5]], true), 'flush', { utterancesDone: 0, finalizeReply: true });
     const completed = sent.filter((e) => e.type === 'conversation.item.input_audio_transcription.completed');
     expect(completed.map((e) => e.transcript)).toEqual(['one']);
     expect(sent.some((e) => e.type === 'input_audio_buffer.speech_started')).toBe(false);
     conn.onText('{"type":"input_audio_buffer.commit"}');
-    d.events.interim(committedFrame([['one', 0.2, 0.6], ['two', 1.2, 1.5]], true), 'flush');
+    expect(d.calls).toEqual(['finalize', 'finalize']);
+    d.events.interim(committedFrame([['one', 0.2, 0.6], ['two', 1.2, 1.5]], true), 'flush', { utterancesDone: 0, finalizeReply: true });
     expect(sent.filter((e) => e.type === 'conversation.item.input_audio_transcription.completed').map((e) => e.transcript)).toEqual(['one', 'two']);
     const committed = sent.filter((e) => e.type === 'input_audio_buffer.committed');
     expect(committed[1]!.previous_item_id).toBe(committed[0]!.item_id);

@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { AppError, ERRORS, type ErrorCode } from '../../errors.js';
 import type { ClientConfig, InterimFrame } from '../../session/types.js';
 import { AudioIn } from '../adapter/audio-in.js';
-import { MIN_ENDPOINT_MS, type DecodeKind, type DriverEvents, type DriverTuning, type VadEvent } from '../adapter/driver.js';
+import { MIN_ENDPOINT_MS, type DecodeKind, type DriverEvents, type DriverTuning, type InterimInfo, type VadEvent } from '../adapter/driver.js';
 import { interimWords, round, type TimedWord } from '../adapter/words.js';
 import { applyBetaUpdate, applyGaUpdate, decodeBase64, defaultConfig, EventError, rateOf, sessionObject, type Dialect, type RealtimeConfig } from './events.js';
 
@@ -36,8 +36,10 @@ interface Item {
   from: number;
   until: number | undefined;
   words: TimedWord[];
-  /** Sent `committed` (+ item added); waiting for the session's finalize reply. */
+  /** Sent `committed` (+ item added); waiting for its transcript. */
   committed: boolean;
+  /** Ended by the client's commit (a session finalize answers it), else by the VAD (the utterance's commit does). */
+  manual: boolean;
 }
 
 /** Client events this server takes; conversation events of voice sessions are refused, the socket kept. */
@@ -147,7 +149,7 @@ export class RealtimeConnection {
     const c = this.#config;
     this.#audio = new AudioIn(c.format === 'pcm16' ? 'linear16' : c.format === 'g711_ulaw' ? 'mulaw' : 'alaw');
     const driver = this.makeDriver({
-      interim: (frame, decode) => this.#onInterim(frame, decode),
+      interim: (frame, decode, info) => this.#onInterim(frame, decode, info),
       final: () => undefined, // the session never ends by itself here: items end by finalize
       error: (code, message) => this.#onSessionError(code, message),
       close: (code, reason) => {
@@ -179,7 +181,7 @@ export class RealtimeConnection {
       throw new EventError('input_audio_buffer_commit_empty', null, `Error committing input audio buffer: buffer too small. Expected at least 100ms of audio, but buffer only has ${(buffered * 1000).toFixed(2)}ms of audio.`);
     }
     void clientEventId;
-    this.#commitItem();
+    this.#commitItem(true);
   }
 
   #clear(): void {
@@ -189,17 +191,19 @@ export class RealtimeConnection {
     this.#emit('input_audio_buffer.cleared', {});
   }
 
-  /** The open item ends at the audio received so far: committed + item added, then a finalize. */
-  #commitItem(): void {
+  /** The open item ends at the audio received so far: committed + item added; a manual commit then finalizes. */
+  #commitItem(manual: boolean): void {
     const item = this.#openItem();
     item.until = this.#received;
     item.committed = true;
+    item.manual = manual;
     this.#committedUntil = this.#received;
     this.#open = undefined;
     this.#lastCommitted = item.id;
     this.#emit('input_audio_buffer.committed', { previous_item_id: item.previous, item_id: item.id });
     const added = { previous_item_id: item.previous, item: { id: item.id, object: 'realtime.item', type: 'message', role: 'user', status: 'completed', content: [{ type: 'input_audio', transcript: null }] } };
     this.#emit(this.dialect === 'beta' ? 'conversation.item.created' : 'conversation.item.added', added);
+    if (!manual) return; // the session commits the utterance the VAD ended by itself
     if (this.#finalizing) this.#queued += 1;
     else {
       this.#finalizing = true;
@@ -209,7 +213,7 @@ export class RealtimeConnection {
 
   #openItem(): Item {
     if (!this.#open) {
-      this.#open = { id: `item_${randomUUID().replace(/-/g, '').slice(0, 20)}`, previous: this.#lastCommitted, from: this.#committedUntil, until: undefined, words: [], committed: false };
+      this.#open = { id: `item_${randomUUID().replace(/-/g, '').slice(0, 20)}`, previous: this.#lastCommitted, from: this.#committedUntil, until: undefined, words: [], committed: false, manual: false };
       this.#items.push(this.#open);
       this.#lastCommitted = this.#open.id;
     }
@@ -228,17 +232,18 @@ export class RealtimeConnection {
       this.#speaking = false;
       const item = this.#openItem();
       this.#emit('input_audio_buffer.speech_stopped', { audio_end_ms: Math.round(event.at * 1000), item_id: item.id });
-      this.#commitItem();
+      this.#commitItem(false);
     }
   }
 
   #speaking = false;
 
-  #onInterim(frame: InterimFrame, _decode: DecodeKind | undefined): void {
+  #onInterim(frame: InterimFrame, _decode: DecodeKind | undefined, info: InterimInfo | undefined): void {
     const { committed } = interimWords(frame);
     for (const word of committed.slice(this.#taken)) this.#take(word);
     this.#taken = committed.length;
-    if (frame.finalized) this.#onFinalized();
+    for (let n = 0; n < (info?.utterancesDone ?? 0); n++) this.#complete((i) => !i.manual);
+    if (info ? info.finalizeReply : frame.finalized) this.#onFinalized();
   }
 
   /** Hand a newly committed word to the item whose audio it starts in, as a delta. */
@@ -251,10 +256,20 @@ export class RealtimeConnection {
     this.#emit('conversation.item.input_audio_transcription.delta', { item_id: item.id, content_index: 0, delta });
   }
 
-  /** The finalize in flight is answered: every word of the oldest committed item is in. */
+  /** The finalize in flight is answered: every word of the oldest manually committed item is in. */
   #onFinalized(): void {
     this.#finalizing = false;
-    const item = this.#items.find((i) => i.committed);
+    this.#complete((i) => i.manual);
+    if (this.#queued > 0) {
+      this.#queued -= 1;
+      this.#finalizing = true;
+      this.#driver!.finalize();
+    }
+  }
+
+  /** The oldest committed item of a kind has all its words: completed (GA: and item done). */
+  #complete(kind: (item: Item) => boolean): void {
+    const item = this.#items.find((i) => i.committed && kind(i));
     if (item) {
       this.#items.splice(this.#items.indexOf(item), 1);
       const transcript = item.words.map((w) => w.text).join(' ');
@@ -263,11 +278,6 @@ export class RealtimeConnection {
       if (this.dialect === 'ga') {
         this.#emit('conversation.item.done', { previous_item_id: item.previous, item: { id: item.id, object: 'realtime.item', type: 'message', role: 'user', status: 'completed', content: [{ type: 'input_audio', transcript }] } });
       }
-    }
-    if (this.#queued > 0) {
-      this.#queued -= 1;
-      this.#finalizing = true;
-      this.#driver!.finalize();
     }
   }
 
