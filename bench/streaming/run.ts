@@ -45,7 +45,7 @@ interface Clip {
   reference: string;
   seconds: number;
   /** Word ends (s) of the clip decoded in one piece with word timestamps, and that decode's text. */
-  offline: { text: string; wordEnds: number[]; words: string[] };
+  offline: { text: string; wordEnds: number[]; words: string[]; partsText: string };
 }
 
 async function makeClip(server: RunningServer, pair: [string, string]): Promise<Clip> {
@@ -58,9 +58,11 @@ async function makeClip(server: RunningServer, pair: [string, string]): Promise<
   // Word end times: each fixture decoded alone with word timestamps, shifted to its place in the clip.
   const wordEnds: number[] = [];
   const clipWords: string[] = [];
+  const partTexts: string[] = [];
   let offset = 0;
   for (const part of parts) {
     const [timed] = await server.scheduler.transcribeFile({ items: [{ audio: part, language: 'en' }], return_timestamps: 'word' });
+    partTexts.push(timed!.text.trim());
     for (const c of timed!.chunks) {
       for (const w of words(c.text)) {
         clipWords.push(w);
@@ -69,7 +71,7 @@ async function makeClip(server: RunningServer, pair: [string, string]): Promise<
     }
     offset += part.length / 32_000 + gap.length / 32_000;
   }
-  return { name: pair.join('+'), pcm, reference, seconds: pcm.length / 32_000, offline: { text: whole!.text, wordEnds, words: clipWords } };
+  return { name: pair.join('+'), pcm, reference, seconds: pcm.length / 32_000, offline: { text: whole!.text, wordEnds, words: clipWords, partsText: partTexts.join(' ') } };
 }
 
 /** Stream one clip at real-time pace; returns when the session closes. */
@@ -123,6 +125,20 @@ async function baselineClient(server: RunningServer, clip: Clip): Promise<Track>
   return { commits: [...commits, { at: Date.now() - started, words: words(finalText) }], finalText, finalLatencyMs, intervals: [1], decodes: texts.length, lags: [], errors: done ? [] : ['censored'] };
 }
 
+/** WER on the words as written (case and punctuation kept): how far the text's formatting is from the reference's. */
+function formattedWer(reference: string, hypothesis: string): number {
+  const ref = reference.split(/\s+/).filter(Boolean);
+  const hyp = hypothesis.split(/\s+/).filter(Boolean);
+  if (ref.length === 0) return hyp.length === 0 ? 0 : 1;
+  let prev = Array.from({ length: hyp.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= ref.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= hyp.length; j++) cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (ref[i - 1] === hyp[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return prev[hyp.length]! / ref.length;
+}
+
 function summarise(clips: Clip[], tracks: Track[], wallMs: number, busyMs: number) {
   const latencies: number[] = [];
   tracks.forEach((t, i) => latencies.push(...alignWords(clips[i]!.offline, t.commits).map((x) => x.latencyS)));
@@ -141,6 +157,9 @@ function summarise(clips: Clip[], tracks: Track[], wallMs: number, busyMs: numbe
     wer_streamed_mean: r3(mean(streamWer)),
     wer_offline_mean: r3(mean(offlineWer)),
     wer_streamed: streamWer.map(r3),
+    // Case and punctuation kept: the streamed final vs each fixture transcribed alone as a file.
+    formatted_wer_streamed_mean: r3(mean(tracks.map((t, i) => formattedWer(clips[i]!.reference, t.finalText)))),
+    formatted_wer_file_mean: r3(mean(clips.map((c) => formattedWer(c.reference, c.offline.partsText)))),
     wer_offline: offlineWer.map(r3),
     // Interims only go out while audio flows, so this samples the interval during the stream;
     // audio_s_per_decode counts every decode the session made, the drain after `end` included.
@@ -150,7 +169,7 @@ function summarise(clips: Clip[], tracks: Track[], wallMs: number, busyMs: numbe
     lag_p95_s: r3(percentile(tracks.flatMap((t) => t.lags), 95)),
     sidecar_busy_fraction: r3(busyMs / wallMs),
     errors: tracks.flatMap((t) => t.errors),
-    texts: tracks.map((t, i) => ({ clip: clips[i]!.name, streamed: t.finalText, offline: clips[i]!.offline.text.trim() })),
+    texts: tracks.map((t, i) => ({ clip: clips[i]!.name, streamed: t.finalText, offline: clips[i]!.offline.text.trim(), file: clips[i]!.offline.partsText })),
   };
 }
 
@@ -165,10 +184,10 @@ async function engineFigures(server: RunningServer, wallMs: number) {
     const buckets: Record<string, number> = {};
     let previous = 0;
     for (const line of text.split('\n')) {
-      const m = line.match(new RegExp(`^whisper_forward_items_bucket\\{stage="${stage}",le="([^"]+)"\\} (\\d+)`));
-      if (!m) continue;
-      const cumulative = Number(m[2]);
-      if (cumulative > previous) buckets[`le_${m[1]}`] = cumulative - previous;
+      if (!line.startsWith('whisper_forward_items_bucket{') || !line.includes(`stage="${stage}"`)) continue;
+      const le = line.match(/le="([^"]+)"/)?.[1];
+      const cumulative = Number(line.slice(line.lastIndexOf(' ') + 1));
+      if (le !== undefined && cumulative > previous) buckets[`le_${le}`] = cumulative - previous;
       previous = cumulative;
     }
     const count = value('whisper_forward_items_count', `stage="${stage}"`);
