@@ -132,9 +132,15 @@ describe('Deepgram live (@deepgram/sdk) on /v1/listen', () => {
       const who = turns.find(([a, b]) => (w.start + w.end) / 2 >= a && (w.start + w.end) / 2 <= b)?.[2];
       if (who) speakers.set(who, [...(speakers.get(who) ?? []), w.speaker]);
     }
-    const share = (who: string, speaker: number) => speakers.get(who)!.filter((s) => s === speaker).length / speakers.get(who)!.length;
-    expect(share('jfk', 0), JSON.stringify([...speakers])).toBeGreaterThanOrEqual(0.85);
-    expect(share('reader', 1), JSON.stringify([...speakers])).toBeGreaterThanOrEqual(0.85);
+    const majority = (who: string) => {
+      const labels = speakers.get(who)!;
+      const top = [...new Set(labels)].sort((a, b) => labels.filter((x) => x === b).length - labels.filter((x) => x === a).length)[0];
+      return { speaker: top, share: labels.filter((x) => x === top).length / labels.length };
+    };
+    const [a, b] = [majority('jfk'), majority('reader')];
+    expect(typeof a.speaker).toBe('number');
+    expect(a.speaker, JSON.stringify([...speakers])).not.toBe(b.speaker);
+    expect(Math.min(a.share, b.share), JSON.stringify([...speakers])).toBeGreaterThanOrEqual(0.85);
   });
 
   it('refuses a bad known parameter with HTTP 400 and ignores unknown ones', async () => {

@@ -38,7 +38,7 @@ describe('OpenAI Realtime (openai SDK) on /v1/realtime', () => {
     expect(c.rt.socket.protocol).toBe('');
     const created = await c.waitFor((e) => e.type === 'session.created');
     expect(created.session).toMatchObject({ type: 'transcription', audio: { input: { format: { type: 'audio/pcm', rate: 24000 }, turn_detection: { type: 'server_vad' } } } });
-    c.rt.send(gaUpdate({ type: 'server_vad', threshold: 0.5, prefix_padding_ms: 300, silence_duration_ms: 500 }));
+    c.rt.send(gaUpdate({ type: 'server_vad', threshold: 0.5, prefix_padding_ms: 300, silence_duration_ms: 800 })); // /ws/transcribe's pause, for a like-for-like WER
     await c.waitFor((e) => e.type === 'session.updated');
     const both = Buffer.concat([jfk, Buffer.alloc(32_000), fleurs]);
     await rtAppend(c, to24k(both), CHUNK, 100);

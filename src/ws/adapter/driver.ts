@@ -83,7 +83,7 @@ export class SessionDriver {
   /** Decodes in flight. */
   #decoding = 0;
   /** Utterances the VAD ended whose commit has not been seen yet, oldest first. */
-  #endpoints: Array<{ flushSeen: boolean; own: boolean }> = [];
+  #endpoints: Array<{ flushSeen: boolean; flushDone: boolean; own: boolean }> = [];
   #poll: NodeJS.Timeout | undefined;
   #adapterFinalizes = 0;
 
@@ -97,6 +97,7 @@ export class SessionDriver {
         if (next) next.flushSeen = true;
         return model.decode(item, timestamps, flush).then((result) => {
           this.#decoding -= 1;
+          if (next) next.flushDone = true;
           // Set before the session's own continuation runs, so any interim sent from now on reflects it.
           this.#pendingDecode = flush ? 'flush' : (this.#pendingDecode ?? 'agree');
           this.#scheduleKick();
@@ -171,7 +172,7 @@ export class SessionDriver {
    */
   #onVad(event: VadEvent): void {
     if (event.type === 'utterance_end') {
-      this.#endpoints.push({ flushSeen: false, own: false });
+      this.#endpoints.push({ flushSeen: false, flushDone: false, own: false });
       clearInterval(this.#poll);
       this.#poll = setInterval(() => {
         if (this.#endpoints.length === 0 || this.#over || this.session.state !== 'streaming') return clearInterval(this.#poll);
@@ -192,8 +193,8 @@ export class SessionDriver {
       this.#pendingDecode = undefined;
       const reply = frame.finalized === true;
       let utterancesDone = 0;
-      // A flush interim: every utterance whose flush decode had started is in; a finalize reply: all of them.
-      while (this.#endpoints.length > 0 && (reply || (decode === 'flush' && this.#endpoints[0]!.flushSeen))) {
+      // Utterances whose flush decode has returned are in; a finalize reply: all of them.
+      while (this.#endpoints.length > 0 && (reply || this.#endpoints[0]!.flushDone)) {
         this.#endpoints.shift();
         utterancesDone += 1;
       }
