@@ -25,4 +25,9 @@ describe('parseConfig', () => {
   it('treats empty values as unset', () => {
     expect(parseConfig({ PORT: '' }, false).PORT).toBe(8000);
   });
+  it('ignores a variable it does not know, such as the retired SIDECAR_QUEUE_MAX (the scheduler has the one bound)', () => {
+    const config = parseConfig({ SIDECAR_QUEUE_MAX: '256', SCHEDULER_QUEUE_MAX: '64' }, false);
+    expect(config.SCHEDULER_QUEUE_MAX).toBe(64);
+    expect('SIDECAR_QUEUE_MAX' in config).toBe(false);
+  });
 });
