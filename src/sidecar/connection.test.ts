@@ -1,0 +1,62 @@
+/**
+ * The typed request table over an in-memory stream pair: what each kind sends and how its reply is
+ * read. The peer here is a few lines that answer frames by hand (the real sidecar is proved in
+ * test/integration/); it never transcribes anything.
+ */
+import { PassThrough } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { createLogger } from '../log.js';
+import { Connection } from './connection.js';
+import { encodeFrame, FrameDecoder } from './frame.js';
+
+const MAX = 1024 * 1024;
+
+/** A connection whose peer answers each request frame with `answer(frame)`. */
+function pair(answer: (frame: Record<string, unknown>) => Record<string, unknown>) {
+  const toPeer = new PassThrough();
+  const fromPeer = new PassThrough();
+  const sent: Array<Record<string, unknown>> = [];
+  const decoder = new FrameDecoder(MAX);
+  toPeer.on('data', (chunk: Buffer) => {
+    for (const out of decoder.push(chunk)) {
+      if (!('message' in out)) continue;
+      sent.push(out.message);
+      fromPeer.write(encodeFrame({ id: out.message.id, ...answer(out.message) }, MAX));
+    }
+  });
+  const handlers = { onReady() {}, onFatal() {}, onUnaddressedError() {} };
+  return { conn: new Connection(fromPeer, toPeer, MAX, handlers, createLogger('silent')), sent };
+}
+
+const audio = new Uint8Array([1, 0, 2, 0]);
+
+describe('Connection.request', () => {
+  it('sends a file slice with its span and reads the slice result, blob and all', async () => {
+    const blob = new Uint8Array([9, 8, 7]);
+    const { conn, sent } = pair(() => ({ type: 'slice_result', outputs: blob, texts: ['a', 'b'], done_s: 40, language: 'en', seconds: 1.5 }));
+    const out = await conn.request('file_slice', { item: { audio, language: null }, offset: 320_000, total: 1_000_000, first: 1, count: 2, return_timestamps: true }, 1_000);
+    expect(sent[0]).toMatchObject({ type: 'file_slice', offset: 320_000, total: 1_000_000, first: 1, count: 2, return_timestamps: true });
+    expect({ ...out, outputs: [...out.outputs] }).toEqual({ outputs: [9, 8, 7], texts: ['a', 'b'], done_s: 40, language: 'en', seconds: 1.5 });
+  });
+
+  it('sends the join with every blob and resolves with its one item', async () => {
+    const item = { text: ' hi', chunks: [{ text: ' hi', timestamp: [0, 1] }], language: 'en' };
+    const { conn, sent } = pair(() => ({ type: 'result', items: [item], seconds: 0.1 }));
+    expect(await conn.request('file_join', { outputs: [new Uint8Array([1]), new Uint8Array([2])], return_timestamps: true, language: 'en' }, 1_000)).toEqual(item);
+    expect((sent[0]!.outputs as Uint8Array[]).length).toBe(2);
+  });
+
+  it('rejects with bad_frame a reply that does not fit its request', async () => {
+    const { conn } = pair(() => ({ type: 'vad_result', items: [{ probs: new Uint8Array(4) }] }));
+    await expect(conn.request('vad', { items: [{ audio }, { audio }] }, 1_000)).rejects.toMatchObject({ code: 'bad_frame' });
+    await expect(conn.request('file_slice', { item: { audio }, offset: 0, total: 2, first: 0, count: 1, return_timestamps: true }, 1_000)).rejects.toMatchObject({ code: 'bad_frame' });
+  });
+
+  it('reads VAD and embed replies item by item, in order', async () => {
+    const { conn } = pair((f) => (f.type === 'vad'
+      ? { type: 'vad_result', items: (f.items as unknown[]).map((_, i) => ({ probs: new Uint8Array([i]) })) }
+      : { type: 'embed_result', items: [{ embedding: new Uint8Array([7]) }] }));
+    expect((await conn.request('vad', { items: [{ audio }, { audio }, { audio }] }, 1_000)).map((r) => r.probs[0])).toEqual([0, 1, 2]);
+    expect((await conn.request('embed', { items: [{ audio }] }, 1_000))[0]!.embedding[0]).toBe(7);
+  });
+});
