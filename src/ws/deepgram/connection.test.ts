@@ -62,15 +62,15 @@ describe('DeepgramConnection', () => {
     const done = { utterancesDone: 1, finalizeReply: false };
     driver.events.vad!({ type: 'speech_start', at: 0.2 });
     driver.events.vad!({ type: 'utterance_end', at: 1.2 });
-    driver.events.interim(interim([['Hello', 0, 0.6]], [['there', 0.6, 1.2]]), 'agree'); // before the commit: held
-    expect(results().filter((x) => x.is_final)).toEqual([]);
-    driver.events.interim(interim([['Hello there.', 0, 1.2]], []), 'flush', done);
+    driver.events.interim(interim([['Hello', 0, 0.6]], [['there', 0.6, 1.2]]), 'agree'); // committed words go out at once
+    expect(results().filter((x) => x.is_final).map((x) => [x.channel.alternatives[0]!.transcript, x.speech_final])).toEqual([['Hello', false]]);
+    driver.events.interim(interim([['Hello', 0, 0.6], ['there.', 0.6, 1.2]], []), 'flush', done);
     conn.onText('{"type":"Finalize"}');
     expect(driver.calls).toEqual(['finalize']);
-    driver.events.interim(interim([['Hello there.', 0, 1.2], ['Bye', 2, 2.5]], [], { finalized: true, audio_s: 3 }), 'flush', { utterancesDone: 0, finalizeReply: true });
+    driver.events.interim(interim([['Hello', 0, 0.6], ['there.', 0.6, 1.2], ['Bye', 2, 2.5]], [], { finalized: true, audio_s: 3 }), 'flush', { utterancesDone: 0, finalizeReply: true });
     const f = results().filter((x) => x.is_final);
-    expect(f.map((x) => [x.channel.alternatives[0]!.transcript, x.speech_final, x.from_finalize])).toEqual([['Hello there.', true, false], ['Bye', false, true]]);
-    expect(f[1]!.start + f[1]!.duration).toBeCloseTo(3, 6); // the Finalize reply covers all audio so far
+    expect(f.map((x) => [x.channel.alternatives[0]!.transcript, x.speech_final, x.from_finalize])).toEqual([['Hello', false, false], ['there.', true, false], ['Bye', false, true]]);
+    expect(f[2]!.start + f[2]!.duration).toBeCloseTo(3, 6); // the Finalize reply covers all audio so far
   });
 
   it('endpointing=false: no speech_final, the utterance\'s words still final', () => {

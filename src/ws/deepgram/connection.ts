@@ -178,12 +178,9 @@ export class DeepgramConnection {
     const reply = fromFinalize || done;
     if (fromFinalize) this.#finalizing = false;
     if (done) this.#endpointsPending = Math.max(0, this.#endpointsPending - info.utterancesDone);
-    if (done && this.#endpointsPending === 0) {
-      if (this.#silenceFrom !== undefined) this.#silenceTranscribed = true;
-    } else if (this.#endpointsPending > 0 && !done) {
-      // The utterance's last words go out with its speech_final final.
-      [ready, held] = [[], [...ready, ...held]];
-    }
+    // Committed words go out at once (a speech_final final may then be empty, as Deepgram allows):
+    // holding them for the utterance's flush cost about a second of final latency.
+    if (done && this.#endpointsPending === 0 && this.#silenceFrom !== undefined) this.#silenceTranscribed = true;
     if (ready.length > 0 || reply) {
       const confidence = decode === 'agree' ? CONFIDENCE.agreed : CONFIDENCE.flushed;
       const until = fromFinalize && held.length === 0 ? frame.audio_s : undefined;
