@@ -54,6 +54,8 @@ export const envSchema = z.object({
   STREAM_DECODE_INTERVAL_S: z.coerce.number().min(0.1).max(10).default(1),
   STREAM_MIN_DECODE_INTERVAL_S: z.coerce.number().min(0.1).max(10).default(0.5),
   STREAM_TRIM_COMMITTED: z.enum(['true', 'false']).default('false'),
+  /** LocalAgreement-n: consecutive hypotheses that must agree before a word is committed. */
+  STREAM_AGREEMENT: int(2, 3).default(2),
   /** Stream-window engine (sidecar/engine.py): encoder on the window's length + STREAM_AUDIO_CTX_PAD_S; int8 linear layers on CPU. */
   STREAM_AUDIO_CTX: z.enum(['true', 'false']).default('false'),
   STREAM_AUDIO_CTX_PAD_S: z.coerce.number().min(1).max(30).default(3),

@@ -97,4 +97,18 @@ describe('LocalAgreement-2', () => {
     const closed = agree(agree(emptyAgreement, hyp('ask not|')).state, hyp('ask not|'));
     expect(texts(closed.state)).toEqual(['ask not', '']);
   });
+
+  it('LocalAgreement-3 waits for a third hypothesis, so a slip two decodes repeat is not committed', () => {
+    const a = agree(emptyAgreement, hyp('and so my fellow americans asked not'), 3).state;
+    const b = agree(a, hyp('and so my fellow americans asked not why'), 3).state;
+    expect(texts(b)).toEqual(['', 'and so my fellow americans asked not why']);
+    const c = agree(b, hyp('and so my fellow americans ask not what your'), 3);
+    expect(texts(c.state)).toEqual(['and so my fellow americans', 'ask not what your']);
+    // After a commit the older hypothesis keeps only what follows the committed words.
+    expect(c.state.older!.map((w) => w.text)).toEqual(['asked', 'not', 'why']);
+    const d = agree(c.state, hyp('and so my fellow americans ask not what your country'), 3).state;
+    expect(texts(d)).toEqual(['and so my fellow americans', 'ask not what your country']);
+    const e = agree(d, hyp('and so my fellow americans ask not what your country can'), 3).state;
+    expect(texts(e)).toEqual(['and so my fellow americans ask not what your', 'country can']);
+  });
 });

@@ -13,9 +13,11 @@ export interface AgreementState {
   readonly inWindow: number;
   /** The previous hypothesis after its committed part: the tentative words. */
   readonly tentative: readonly Word[];
+  /** The hypothesis before that, after the same committed part (LocalAgreement-3 compares with it too). */
+  readonly older?: readonly Word[];
 }
 
-export const emptyAgreement: AgreementState = { committed: [], inWindow: 0, tentative: [] };
+export const emptyAgreement: AgreementState = { committed: [], inWindow: 0, tentative: [], older: [] };
 
 /** The result of feeding one hypothesis. */
 export interface AgreementStep {
@@ -24,11 +26,23 @@ export interface AgreementStep {
   committedNow: Word[];
 }
 
-/** Feed the hypothesis of the current window; commit what it shares with the previous one. */
-export function agree(state: AgreementState, hypothesis: readonly Word[]): AgreementStep {
-  const fresh = hypothesis.slice(alignCommitted(state, hypothesis));
+/** Leading words two hypotheses share (normalised). */
+function sharedPrefix(a: readonly Word[], b: readonly Word[]): number {
   let k = 0;
-  while (k < fresh.length && k < state.tentative.length && normalizeWord(fresh[k]!.text) === normalizeWord(state.tentative[k]!.text)) k++;
+  while (k < a.length && k < b.length && normalizeWord(a[k]!.text) === normalizeWord(b[k]!.text)) k++;
+  return k;
+}
+
+/**
+ * Feed the hypothesis of the current window; commit what it shares with the previous one
+ * (`n` = 2), or with the previous two (`n` = 3: one more decode per word, but a short window's
+ * greedy slip that two consecutive decodes repeat, e.g. "asked not" for "ask not" at 4.5 and 5.5 s
+ * of jfk.wav, is not committed).
+ */
+export function agree(state: AgreementState, hypothesis: readonly Word[], n: 2 | 3 = 2): AgreementStep {
+  const fresh = hypothesis.slice(alignCommitted(state, hypothesis));
+  let k = sharedPrefix(fresh, state.tentative);
+  if (n === 3) k = Math.min(k, sharedPrefix(fresh, state.older ?? []));
   // The last word of a window is written as if the text ended there ("Americans." where the whole
   // sentence reads "Americans, ask not"), and that period then capitalises the next decode's first
   // word through the prompt. Hold it back until a decode hears what follows, unless Whisper closed
@@ -40,7 +54,8 @@ export function agree(state: AgreementState, hypothesis: readonly Word[]): Agree
 /** Commit everything the hypothesis adds after the committed words (utterance end, finalize, end). */
 export function commitAll(state: AgreementState, hypothesis: readonly Word[]): AgreementStep {
   const fresh = hypothesis.slice(alignCommitted(state, hypothesis));
-  return commit(state, fresh, fresh.length);
+  const step = commit(state, fresh, fresh.length);
+  return { ...step, state: { ...step.state, older: [] } };
 }
 
 /** The window now starts at `windowStart` s: committed words that end before it are no longer heard. */
@@ -48,7 +63,7 @@ export function windowTrimmed(state: AgreementState, windowStart: number): Agree
   const first = state.committed.length - state.inWindow;
   let drop = 0;
   while (drop < state.inWindow && state.committed[first + drop]!.end <= windowStart + 0.01) drop++;
-  return { ...state, inWindow: state.inWindow - drop, tentative: state.tentative.filter((w) => w.end > windowStart) };
+  return { ...state, inWindow: state.inWindow - drop, tentative: state.tentative.filter((w) => w.end > windowStart), older: (state.older ?? []).filter((w) => w.end > windowStart) };
 }
 
 /** The latest point (s) where the window can be cut without cutting a committed segment: the end of the last committed segment inside it. */
@@ -78,7 +93,7 @@ export function committedCut(state: AgreementState, backoff: number): number | u
 function commit(state: AgreementState, fresh: Word[], k: number): AgreementStep {
   const committedNow = fresh.slice(0, k);
   return {
-    state: { committed: [...state.committed, ...committedNow], inWindow: state.inWindow + k, tentative: fresh.slice(k) },
+    state: { committed: [...state.committed, ...committedNow], inWindow: state.inWindow + k, tentative: fresh.slice(k), older: state.tentative.slice(k) },
     committedNow,
   };
 }

@@ -325,7 +325,7 @@ export class Session {
       const keep = lastClosed === -1 ? words : words.slice(0, lastClosed + 1);
       this.#flushed(lastClosed === -1 ? until : toSample(words[lastClosed]!.segmentEnd!), keep);
     } else {
-      this.#agreement = agree(this.#agreement, words).state;
+      this.#agreement = agree(this.#agreement, words, this.options.agreement).state;
       const cut = this.options.trimCommitted ? committedCut(this.#agreement, TRIM_BACKOFF_S) : lastCommittedSegmentEnd(this.#agreement);
       if (cut !== undefined) {
         this.#window.trimTo(toSample(cut));

@@ -84,6 +84,8 @@ export interface SessionOptions {
   decodeIntervalS: number;
   /** The cadence drops to this while a decode (queueing included) takes less than it (= decodeIntervalS: fixed cadence). */
   minDecodeIntervalS: number;
+  /** LocalAgreement-n: a word is committed once this many consecutive hypotheses agree on it. */
+  agreement: 2 | 3;
   /** After a commit, start the window at the last committed word instead of the last committed segment end. */
   trimCommitted: boolean;
   maxWindowS: number;
