@@ -83,6 +83,23 @@ describe('RealtimeConnection', () => {
     expect(committed[1]!.previous_item_id).toBe(committed[0]!.item_id);
   });
 
+  it('a commit whose reply still has tentative words of its audio finalizes again before completing', () => {
+    const { conn, sent, append, driver } = setup();
+    conn.onText('{"type":"session.update","session":{"audio":{"input":{"turn_detection":null}}}}');
+    append(2000);
+    conn.onText('{"type":"input_audio_buffer.commit"}');
+    const d = driver();
+    const reply = (committed: Array<[string, number, number]>, tentative: Array<[string, number, number]>) => ({
+      ...committedFrame(committed, true),
+      segments: [...committed.map(([text, start, end]) => ({ text, start, end, committed: true })), ...tentative.map(([text, start, end]) => ({ text, start, end, committed: false }))],
+    });
+    d.events.interim(reply([['one', 0.2, 0.6]], [['two', 1.2, 1.5]]), 'flush', { utterancesDone: 0, finalizeReply: true });
+    expect(d.calls).toEqual(['finalize', 'finalize']);
+    expect(sent.some((e) => e.type === 'conversation.item.input_audio_transcription.completed')).toBe(false);
+    d.events.interim(reply([['one', 0.2, 0.6], ['two', 1.2, 1.5]], []), 'flush', { utterancesDone: 0, finalizeReply: true });
+    expect(sent.find((e) => e.type === 'conversation.item.input_audio_transcription.completed')).toMatchObject({ transcript: 'one two' });
+  });
+
   it('beta dialect names; errors with param; format fixed after the first audio', () => {
     const { conn, sent, append } = setup('beta');
     expect(sent[0]!.type).toBe('transcription_session.created');

@@ -40,6 +40,8 @@ interface Item {
   committed: boolean;
   /** Ended by the client's commit (a session finalize answers it), else by the VAD (the utterance's commit does). */
   manual: boolean;
+  /** Finalizes asked again because words of its audio were still tentative. */
+  retries: number;
 }
 
 /** Client events this server takes; conversation events of voice sessions are refused, the socket kept. */
@@ -213,7 +215,7 @@ export class RealtimeConnection {
 
   #openItem(): Item {
     if (!this.#open) {
-      this.#open = { id: `item_${randomUUID().replace(/-/g, '').slice(0, 20)}`, previous: this.#lastCommitted, from: this.#committedUntil, until: undefined, words: [], committed: false, manual: false };
+      this.#open = { id: `item_${randomUUID().replace(/-/g, '').slice(0, 20)}`, previous: this.#lastCommitted, from: this.#committedUntil, until: undefined, words: [], committed: false, manual: false, retries: 0 };
       this.#items.push(this.#open);
       this.#lastCommitted = this.#open.id;
     }
@@ -239,11 +241,11 @@ export class RealtimeConnection {
   #speaking = false;
 
   #onInterim(frame: InterimFrame, _decode: DecodeKind | undefined, info: InterimInfo | undefined): void {
-    const { committed } = interimWords(frame);
+    const { committed, tentative } = interimWords(frame);
     for (const word of committed.slice(this.#taken)) this.#take(word);
     this.#taken = committed.length;
     for (let n = 0; n < (info?.utterancesDone ?? 0); n++) this.#complete((i) => !i.manual);
-    if (info ? info.finalizeReply : frame.finalized) this.#onFinalized();
+    if (info ? info.finalizeReply : frame.finalized) this.#onFinalized(tentative);
   }
 
   /** Hand a newly committed word to the item whose audio it starts in, as a delta. */
@@ -257,7 +259,15 @@ export class RealtimeConnection {
   }
 
   /** The finalize in flight is answered: every word of the oldest manually committed item is in. */
-  #onFinalized(): void {
+  #onFinalized(tentative: TimedWord[]): void {
+    const item = this.#items.find((i) => i.committed && i.manual);
+    // A window decode that stopped early leaves words of the item's audio tentative: finalize again
+    // (twice at most, as the session's own drain retries) so they land in this item, not the next.
+    if (item && item.retries < 2 && tentative.some((w) => (w.start + w.end) / 2 < (item.until ?? 0))) {
+      item.retries += 1;
+      this.#driver!.finalize();
+      return;
+    }
     this.#finalizing = false;
     this.#complete((i) => i.manual);
     if (this.#queued > 0) {
