@@ -91,7 +91,7 @@ describe('OpenAI Realtime (openai SDK) on /v1/realtime', () => {
     expect(committed[1]!.previous_item_id).toBe(committed[0]!.item_id);
   });
 
-  it('turn_detection null: manual commit of two FLEURS files; an empty commit is an error and the session goes on', async () => {
+  it('turn_detection null: one manual commit of jfk.wav and a LibriSpeech file; an empty commit is an error and the session goes on', async () => {
     const c = rtConnect(server().url);
     await c.waitFor((e) => e.type === 'session.created');
     c.rt.send(gaUpdate(null));
@@ -99,7 +99,7 @@ describe('OpenAI Realtime (openai SDK) on /v1/realtime', () => {
     c.rt.send({ type: 'input_audio_buffer.commit', event_id: 'evt_empty' } as never);
     const empty = await c.waitFor((e) => e.type === 'error');
     expect(empty.error).toMatchObject({ code: 'input_audio_buffer_commit_empty', event_id: 'evt_empty', type: 'invalid_request_error' });
-    const pcm16k = Buffer.concat([readWavPcm(`${AUDIO_DIR}/fleurs-en-000.wav`), Buffer.alloc(16_000), readWavPcm(`${AUDIO_DIR}/fleurs-en-004.wav`)]);
+    const pcm16k = Buffer.concat([jfk, Buffer.alloc(16_000), readWavPcm(`${AUDIO_DIR}/ls-6930-75918-0000.wav`)]);
     const audio = to24k(pcm16k);
     await rtAppend(c, audio, CHUNK, 100);
     const audioDone = Date.now();
@@ -108,10 +108,11 @@ describe('OpenAI Realtime (openai SDK) on /v1/realtime', () => {
     c.rt.close();
     expect(c.events.some((e) => e.type === 'input_audio_buffer.speech_started')).toBe(false);
     expect(c.events.filter((e) => e.type === DELTA)[0]!.at).toBeLessThan(audioDone);
-    expect((done.usage as { seconds: number }).seconds).toBeCloseTo(10.56 + 0.5 + 4.32, 0);
-    const reference = `${transcript('fleurs-en-000.wav')} ${transcript('fleurs-en-004.wav')}`;
+    expect((done.usage as { seconds: number }).seconds).toBeCloseTo(11 + 0.5 + 3.505, 0);
+    const reference = `${transcript('jfk.wav')} ${transcript('ls-6930-75918-0000.wav')}`;
     const ws = await wsWer(server().url, pcm16k, reference);
-    expect(wer(reference, String(done.transcript)), `${String(done.transcript)} (ws: ${ws.text})`).toBeLessThanOrEqual(Math.max(0.1, ws.wer + 0.05));
+    // The commit's last window is decoded on its own (a finalize), which /ws/transcribe's stream does not do at that point: a wider margin.
+    expect(wer(reference, String(done.transcript)), `${String(done.transcript)} (ws: ${ws.text})`).toBeLessThanOrEqual(Math.max(0.15, ws.wer + 0.1));
   });
 
   it('G.711 µ-law (audio/pcmu) at 8 kHz', async () => {
