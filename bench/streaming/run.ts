@@ -220,7 +220,9 @@ async function runK(server: RunningServer, clips: Clip[], k: number, mode: 'stre
 }
 
 async function freshServer(): Promise<RunningServer> {
-  const server = await startServer(testConfig({ LOG_LEVEL: 'warn' }), testLogger().log);
+  // STREAM_* variables of this process reach the server (testConfig alone reads none of them).
+  const stream = Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[0].startsWith('STREAM_') && e[1] !== undefined));
+  const server = await startServer(testConfig({ LOG_LEVEL: 'warn', ...stream }), testLogger().log);
   await waitForState(server.supervisor, 'ready');
   return server;
 }
