@@ -57,7 +57,7 @@ export const envSchema = z.object({
   /** LocalAgreement-n: consecutive hypotheses that must agree before a word is committed. */
   STREAM_AGREEMENT: int(2, 3).default(2),
   /** Stream-window engine (sidecar/engine.py): encoder on the window's length + STREAM_AUDIO_CTX_PAD_S; int8 linear layers on CPU. */
-  STREAM_AUDIO_CTX: z.enum(['true', 'false']).default('true'),
+  STREAM_AUDIO_CTX: z.enum(['true', 'false']).default('false'),
   STREAM_AUDIO_CTX_PAD_S: z.coerce.number().min(1).max(30).default(3),
   STREAM_INT8: z.enum(['true', 'false']).default('true'),
   STREAM_MAX_WINDOW_S: z.coerce.number().min(2).max(30).default(20),
