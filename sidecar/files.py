@@ -15,6 +15,7 @@ given, or vad mode found no speech) is model.detect_language used.
 """
 from __future__ import annotations
 
+import os
 from typing import Any, Optional
 
 import numpy as np
@@ -112,7 +113,11 @@ def _run_mode(loaded: model_module.LoadedModel, vad: Any, item: model_module.Tra
     if mode == "vad":
         timestamps = kwargs["return_timestamps"]
         sampling = bool(kwargs["generate_kwargs"].get("do_sample"))
-        if loaded.engine is not None and timestamps != "word" and not sampling:
+        # The engine path (engine_call) gave the public English fixtures a lower WER one by one
+        # (bench/files/vad_engine.py), but on the CLI test's joined file it lost the first part in
+        # CI: off until that is understood (FILE_VAD_ENGINE=true turns it on).
+        use_engine = os.environ.get("FILE_VAD_ENGINE", "").lower() in ("1", "true")
+        if use_engine and loaded.engine is not None and timestamps != "word" and not sampling:
             # Greedy, batched: on CPU a batch of 4 windows costs about what they cost one by one,
             # on a GPU the brief's batch_size of them go together.
             batch = loaded.settings.batch_size if loaded.choice.device.startswith("cuda") else 4
