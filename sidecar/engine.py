@@ -87,8 +87,10 @@ class BatchStats:
 
 
 class WindowEngine:
-    def __init__(self, pipe, device: str, dtype, settings: EngineSettings):
+    def __init__(self, pipe, device: str, dtype, settings: EngineSettings, max_new_tokens: int = 128):
         self._pipe = pipe
+        # A row without its own cap gets the pipeline's (MAX_NEW_TOKENS).
+        self._max_new_tokens = max_new_tokens
         self._device = device
         self._dtype = dtype
         self.settings = settings
@@ -211,7 +213,7 @@ class WindowEngine:
             decoder_attention_mask=mask, return_timestamps=timestamps, max_new_tokens=cap,
             force_unique_generate_call=True, return_dict_in_generate=True,
             stopping_criteria=StoppingCriteriaList([RowTokenCap(width, caps, hidden.device)]), **kwargs)
-        sequences = output["sequences"] if isinstance(output, dict) or hasattr(output, "sequences") else output
+        sequences = output["sequences"]  # a ModelOutput with return_dict_in_generate
         if sequences.shape[1] >= width and torch.equal(sequences[:, :width].cpu(), ids.cpu()):
             sequences = sequences[:, width:]  # the prefix comes back first
         out = []
@@ -263,12 +265,9 @@ class WindowEngine:
                 languages = [items[i].language or heard[r] or "en" for i, r in zip(rows, keep)]
                 prefixes = [self._prefix(items[i].prompt, lang, items[i].task, timestamps)
                             for i, lang in zip(rows, languages)]
-                caps = [items[i].max_new_tokens or self._pipe_max_new_tokens() for i in rows]
+                caps = [items[i].max_new_tokens or self._max_new_tokens for i in rows]
                 kept_hidden = hidden if len(keep) == len(indexes) else hidden[torch.tensor(keep, device=hidden.device)]
                 sequences = self._generate(kept_hidden, prefixes, caps, languages, timestamps, stats)
                 for i, lang, tokens in zip(rows, languages, sequences):
                     results[i] = {**self._postprocess(tokens, timestamps), "language": lang}
         return [r for r in results if r is not None], stats
-
-    def _pipe_max_new_tokens(self) -> int:
-        return int(getattr(self._pipe, "_forward_params", {}).get("max_new_tokens") or 128)

@@ -93,7 +93,7 @@ def load(model_id: str, choice: DeviceChoice, settings: PipelineSettings, revisi
     lang_to_id = getattr(model.generation_config, "lang_to_id", None) or {}
     languages = sorted(tok.strip("<|>") for tok in lang_to_id)
     commit = getattr(model.config, "_commit_hash", None)
-    engine = WindowEngine(pipe, choice.device, choice.dtype, engine_settings or EngineSettings())
+    engine = WindowEngine(pipe, choice.device, choice.dtype, engine_settings or EngineSettings(), settings.max_new_tokens)
     return LoadedModel(pipe, model_id, revision or commit, choice, settings,
                        time.perf_counter() - started, languages, engine)
 
