@@ -33,3 +33,11 @@ export function wer(reference: string, hypothesis: string): number {
   }
   return prev[hyp.length]! / ref.length;
 }
+
+/**
+ * The WER of one word more than `wer` on this reference (plus rounding slack): the margin a streamed
+ * transcript may take over another stream of the same audio, whose window timings differ run to run.
+ */
+export function plusOneWord(reference: string, base: number): number {
+  return base + 1 / Math.max(1, words(reference).length) + 1e-9;
+}

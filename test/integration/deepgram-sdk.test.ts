@@ -14,7 +14,7 @@ import { AUDIO_DIR, manifest, readWavPcm } from '../helpers/audio.js';
 import { dgConnect, dgStream, upgradeStatus, wsWer, type DgResults } from '../helpers/deepgram-client.js';
 import { useServer } from '../helpers/server.js';
 import { streamPcm, wsUrl } from '../helpers/ws-client.js';
-import { wer } from '../helpers/wer.js';
+import { plusOneWord, wer } from '../helpers/wer.js';
 
 const server = useServer();
 const transcript = (file: string) => manifest().find((f) => f.file === file)!.transcript;
@@ -57,14 +57,14 @@ describe('Deepgram live (@deepgram/sdk) on /v1/listen', () => {
     const wsWer = wer(transcript('jfk.wav'), String(ws.final!.text));
     const dgWer = wer(transcript('jfk.wav'), r.text);
     // ≤ 0.1 on an idle machine; on a loaded one the engine itself may do worse, for both routes alike.
-    expect(dgWer, `${r.text} (ws: ${String(ws.final!.text)})`).toBeLessThanOrEqual(Math.max(0.1, wsWer + 0.05));
+    expect(dgWer, `${r.text} (ws: ${String(ws.final!.text)})`).toBeLessThanOrEqual(Math.max(0.1, wsWer + 0.05, plusOneWord(transcript('jfk.wav'), wsWer)));
   });
 
   it('streams a FLEURS file: final transcript within WER 0.1 (or no worse than /ws/transcribe on the same audio)', async () => {
     const r = await dgStream(server().url, fleurs, LIVE, { chunkBytes: 3_200, pauseMs: 100 });
     expect(r.close.code).toBe(1000);
     const ws = await wsWer(server().url, fleurs, transcript('fleurs-en-000.wav'));
-    expect(wer(transcript('fleurs-en-000.wav'), r.text), `${r.text} (ws: ${ws.text})`).toBeLessThanOrEqual(Math.max(0.1, ws.wer + 0.05));
+    expect(wer(transcript('fleurs-en-000.wav'), r.text), `${r.text} (ws: ${ws.text})`).toBeLessThanOrEqual(Math.max(0.1, ws.wer + 0.05, plusOneWord(transcript('fleurs-en-000.wav'), ws.wer)));
   });
 
   it('Finalize mid-stream gives a from_finalize final and the stream goes on', async () => {

@@ -15,7 +15,7 @@ import { AUDIO_DIR, manifest, readWavPcm } from '../helpers/audio.js';
 import { wsWer } from '../helpers/deepgram-client.js';
 import { rtAppend, rtConnect, to24k, type RtEvent } from '../helpers/realtime-client.js';
 import { useServer } from '../helpers/server.js';
-import { wer } from '../helpers/wer.js';
+import { plusOneWord, wer } from '../helpers/wer.js';
 
 const server = useServer();
 const transcript = (file: string) => manifest().find((f) => f.file === file)!.transcript;
@@ -65,7 +65,7 @@ describe('OpenAI Realtime (openai SDK) on /v1/realtime', () => {
     expect(c.events.filter((e) => e.type === 'input_audio_buffer.speech_started').length).toBeGreaterThanOrEqual(1);
     const reference = `${transcript('jfk.wav')} ${transcript('fleurs-en-000.wav')}`;
     const ws = await wsWer(server().url, both, reference);
-    expect(wer(reference, texts(c.events)), `${texts(c.events)} (ws: ${ws.text})`).toBeLessThanOrEqual(Math.max(0.1, ws.wer + 0.05));
+    expect(wer(reference, texts(c.events)), `${texts(c.events)} (ws: ${ws.text})`).toBeLessThanOrEqual(Math.max(0.1, ws.wer + 0.05, plusOneWord(reference, ws.wer)));
   });
 
   it('server VAD splits two utterances with a pause into two items', async () => {
