@@ -15,8 +15,11 @@ import { segmentsOf } from './transcript.js';
  * Segment embeddings of one speaker measured 0.82-0.86 apart, of different speakers 0.45-0.61
  * (jfk, fleurs-en-001, fleurs-de-000, ls-6930; sidecar/tests/test_diarize.py). */
 export const SAME_SPEAKER = 0.7;
-/** A segment shorter than this is too short to found a new speaker: it joins the nearest one. */
-export const MIN_NEW_SPEAKER_S = 1.0;
+/** A segment shorter than this is too short to found a new speaker: it joins the nearest one.
+ * Streamed segments can be short: greedy stream windows split jfk's first 4.3 s into "And so my
+ * fellow Americans" (2.0 s) and "ask not" (1.6 s), and the 1.6 s piece's embedding fell under
+ * SAME_SPEAKER to its own speaker's centroid, founding a spurious speaker at 1.0 s. */
+export const MIN_NEW_SPEAKER_S = 2.0;
 /** A segment shorter than this is not embedded at all: it takes the previous segment's speaker. */
 export const MIN_EMBED_S = 0.4;
 /** Audio kept for segments not yet embedded (a commit lags the audio by seconds, not minutes). */
