@@ -31,8 +31,8 @@ export interface AppDeps {
   metrics: Metrics;
 }
 
-/** Routes anyone may call with API_KEYS set: the service's identity, health, docs and the demo page. */
-const OPEN_PATHS = /^\/(health|openapi\.json|docs|web\/[\w.-]+)?$/;
+/** Routes anyone may call with API_KEYS set: the service's identity, health and probes, docs and the demo page. */
+const OPEN_PATHS = /^\/(health|livez|readyz|openapi\.json|docs|web\/[\w.-]+)?$/;
 
 /** Build the HTTP application. */
 export function createApp(deps: AppDeps): Hono {
@@ -52,7 +52,7 @@ export function createApp(deps: AppDeps): Hono {
   app.route('/', demoRoutes());
   app.route('/', openApiRoutes());
   app.route('/', prometheusRoutes(metrics));
-  app.route('/', healthRoutes(deps.config, deps.sidecar));
+  app.route('/', healthRoutes(deps.config, deps.sidecar, () => limiter.draining));
   app.route('/', modelRoutes(deps.config, deps.sidecar));
   const files = {
     scheduler: deps.scheduler,
@@ -64,6 +64,8 @@ export function createApp(deps: AppDeps): Hono {
   app.onError((err, c) => {
     const appError = toAppError(err);
     if (appError.code === 'internal_error') deps.log.error({ err }, 'unhandled error');
+    // A draining instance is going away: the client should retry at once (a load balancer sends it elsewhere).
+    if (appError.code === 'draining') c.header('Retry-After', '1');
     return c.json(appError.toJSON(), appError.status as 500);
   });
   return app;

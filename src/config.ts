@@ -41,6 +41,10 @@ export const envSchema = z.object({
   RESTART_BACKOFF_MS: ms.default(250),
   RESTART_BACKOFF_MAX_MS: ms.default(30_000),
   SHUTDOWN_GRACE_MS: int(0, 600_000).default(10_000),
+  /** On SIGTERM/SIGINT, how long open streams may go on before each gets its final and close 1012 (then SHUTDOWN_GRACE_MS for model work). */
+  STREAM_DRAIN_MS: int(0, 24 * 3600 * 1000).default(30_000),
+  /** Server-sent WebSocket ping frames on every stream (below common proxy read timeouts of 60 s); 0 = off. No pong for two intervals: the socket is cut. */
+  WS_PING_INTERVAL_MS: int(0, 3600 * 1000).default(20_000),
   /** File transcription (src/files, src/http/transcriptions.ts). */
   FFMPEG_PATH: z.string().min(1).default('ffmpeg'),
   FFMPEG_TIMEOUT_MS: ms.default(300_000),

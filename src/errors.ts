@@ -8,6 +8,8 @@ export const ERRORS = {
   overloaded: { http: 503, wsClose: 1013, message: 'The transcription queue is full; retry later.' },
   sidecar_unavailable: { http: 503, wsClose: 1011, message: 'The model process is not running.' },
   shutting_down: { http: 503, wsClose: 1001, message: 'The server is shutting down.' },
+  // A drain (SIGTERM) refuses new work while open streams finish: 1013 "try again later", elsewhere.
+  draining: { http: 503, wsClose: 1013, message: 'The server is draining before a restart and takes no new sessions or files; retry (another instance will answer).' },
   sidecar_exited: { http: 502, wsClose: undefined, message: 'The model process exited while handling the request.' },
   poison_request: { http: 500, wsClose: 1011, message: 'This request crashed the model process twice and was not retried.' },
   request_timeout: { http: 504, wsClose: 1011, message: 'The model did not answer within the request deadline twice.' },

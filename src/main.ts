@@ -34,7 +34,7 @@ async function main(): Promise<void> {
       log.warn({ signal }, 'second signal: exiting now');
       process.exit(1);
     }
-    log.info({ signal, graceMs: config.SHUTDOWN_GRACE_MS }, 'shutting down: draining in-flight work');
+    log.info({ signal, streamDrainMs: config.STREAM_DRAIN_MS, graceMs: config.SHUTDOWN_GRACE_MS }, 'shutting down: draining in-flight work');
     void server.close().then(() => {
       log.info('stopped');
       process.exit(0);

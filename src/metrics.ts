@@ -12,6 +12,10 @@ export interface MetricSources {
   fileRequests(): number;
   schedulerQueue(): number;
   sidecarReady(): boolean;
+  /** MAX_SESSIONS: with whisper_sessions, the utilisation an autoscaler or gateway can use. */
+  maxSessions?(): number;
+  /** True from SIGTERM on: this instance takes no new work. */
+  draining?(): boolean;
 }
 
 /** What a sidecar request looks like to the meter (structurally the sidecar's request params). */
@@ -47,6 +51,8 @@ const PREFIX = 'whisper_';
 const LATENCY_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300];
 const RTF_BUCKETS = [0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 5];
 const BATCH_BUCKETS = [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 64];
+/** Real-time lag of streams, seconds: under 1-2 s is keeping up; past ~5 s an autoscaler should add capacity. */
+const LAG_BUCKETS = [0.25, 0.5, 1, 1.5, 2, 3, 5, 8, 13, 20, 30, 60];
 
 /** The server's metrics. */
 export class Metrics {
@@ -61,6 +67,7 @@ export class Metrics {
   readonly #forwardRows: Histogram<'stage'>;
   readonly #windows: Counter<'outcome'>;
   readonly #encoderPasses: Counter;
+  readonly #streamLag: Histogram;
 
   constructor(sources: MetricSources) {
     const registers = [this.registry];
@@ -70,6 +77,9 @@ export class Metrics {
     gauge('file_requests_in_progress', 'File transcription requests being served.', () => sources.fileRequests());
     gauge('scheduler_queue_depth', 'Jobs waiting in the scheduler, the one queue in front of the model (stream windows, file slices, VAD, embeddings).', () => sources.schedulerQueue());
     gauge('sidecar_up', '1 when the sidecar is ready, else 0.', () => (sources.sidecarReady() ? 1 : 0));
+    gauge('sessions_max', 'MAX_SESSIONS: streaming sessions this instance admits (whisper_sessions over this is its utilisation).', () => sources.maxSessions?.() ?? 0);
+    gauge('draining', '1 from SIGTERM on, while the instance drains (no new sessions or files), else 0.', () => (sources.draining?.() ? 1 : 0));
+    this.#streamLag = new Histogram({ name: `${PREFIX}stream_lag_seconds`, help: 'Real-time lag of streams: lag_s of each interim (audio received minus audio decoded), and at each final the seconds from the end of the audio to the final.', buckets: LAG_BUCKETS, registers });
     this.#restarts = new Counter({ name: `${PREFIX}sidecar_restarts_total`, help: 'Sidecar restarts, by cause.', labelNames: ['cause'], registers });
     this.#batchItems = new Histogram({ name: `${PREFIX}batch_size`, help: 'Items per model request.', labelNames: ['kind'], buckets: BATCH_BUCKETS, registers });
     this.#decodeSeconds = new Histogram({ name: `${PREFIX}decode_seconds`, help: 'Wall time of a model request, queueing in the supervisor included.', labelNames: ['kind'], buckets: LATENCY_BUCKETS, registers });
@@ -86,6 +96,11 @@ export class Metrics {
   sidecarRestarted(cause: string): void {
     // Causes carry pids and codes; keep the label set small by cutting at the first digit run.
     this.#restarts.inc({ cause: cause.replace(/\d+/g, 'N').slice(0, 64) });
+  }
+
+  /** One lag a stream reported (an interim's lag_s, or a final's delay after the end of its audio). */
+  streamLag(seconds: number): void {
+    this.#streamLag.observe(Math.max(0, seconds));
   }
 
   /** Record what one stream-window batch cost inside the model. */

@@ -1,4 +1,13 @@
-/** @module startServer(config) → a running HTTP server and its supervised sidecar; close() drains both. Tests start as many as they like on port 0. */
+/**
+ * @module startServer(config) → a running HTTP server and its supervised sidecar; close() drains
+ * both. Tests start as many as they like on port 0. The drain, in order (docs/protocol.md):
+ *  1. refuse new work (`draining`: /readyz and /health 503, new sessions and uploads refused) while
+ *     still listening, so a load balancer sees the instance leave and clients get a coded answer;
+ *  2. let open streams run for up to STREAM_DRAIN_MS: a stream that ends by itself ends normally;
+ *  3. at the deadline every stream still open gets its final (its own end path) and close 1012;
+ *  4. within SHUTDOWN_GRACE_MS, wait for those finals and for file requests in flight, then stop
+ *     the sidecar; whatever is still open after that gets `shutting_down` (1001).
+ */
 import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
 import { createApp } from './app.js';
@@ -22,8 +31,21 @@ export interface RunningServer {
   port: number;
   supervisor: Supervisor;
   scheduler: Scheduler;
-  /** Stop accepting, drain in-flight work within SHUTDOWN_GRACE_MS, stop the sidecar. Idempotent. */
+  /** Drain (see the module comment), stop the sidecar, stop listening. Idempotent. */
   close(): Promise<void>;
+}
+
+/** What a drain did, as logged. */
+export interface DrainReport {
+  /** Streams open when the drain began. */
+  streams: number;
+  /** Streams that ended by themselves (or whose client left) before the deadline. */
+  endedNaturally: number;
+  /** Streams given their final and close 1012 at the deadline. */
+  finalizedAtDeadline: number;
+  /** Streams still open after the grace, cut with shutting_down. */
+  cut: number;
+  drainMs: number;
 }
 
 /** Build the supervisor for a config; `factory` replaces the real sidecar (test doubles only). */
@@ -55,6 +77,8 @@ export async function startServer(config: Config, log: Logger, factory?: Sidecar
     fileRequests: () => limiter.stats().requests,
     schedulerQueue: () => scheduler.stats().queued,
     sidecarReady: () => supervisor.state === 'ready',
+    maxSessions: () => config.MAX_SESSIONS,
+    draining: () => limiter.draining,
   });
   supervisor.on('state', (state: string, reason: string) => {
     if (state === 'restarting') metrics.sidecarRestarted(reason);
@@ -63,11 +87,12 @@ export async function startServer(config: Config, log: Logger, factory?: Sidecar
   const app = createApp({ config, sidecar: supervisor, scheduler, log, limiter, metrics });
   const gate = sessionGate(new ApiKeys(config.API_KEYS), limiter);
   const languages = () => supervisor.snapshot().loaded?.languages ?? [];
-  const streaming = mountStreaming(app, { config, model: scheduler, languages, log: log.child({ component: 'ws' }), gate });
+  const onLag = (seconds: number) => metrics.streamLag(seconds);
+  const streaming = mountStreaming(app, { config, model: scheduler, languages, log: log.child({ component: 'ws' }), gate, onLag });
   // Deepgram /v1/listen and OpenAI Realtime /v1/realtime: adapters over the same sessions (src/ws/protocols.ts).
   const keys = new ApiKeys(config.API_KEYS);
   const protocols = mountProtocols(app, {
-    config, transcriber: transcriberFor(scheduler), sessionOptions: (l) => sessionOptionsFrom(config, languages(), l), languages,
+    config, transcriber: transcriberFor(scheduler), sessionOptions: (l) => ({ ...sessionOptionsFrom(config, languages(), l), onLag }), languages,
     log: log.child({ component: 'ws' }), identify: (token) => keys.identify(token), openSession: (keyId) => limiter.openSession(keyId),
   });
   const server = await new Promise<ServerType>((resolve) => {
@@ -80,13 +105,26 @@ export async function startServer(config: Config, log: Logger, factory?: Sidecar
   let closing: Promise<void> | undefined;
   const close = () => {
     closing ??= (async () => {
+      const openStreams = () => streaming.openCount() + protocols.openCount();
+      const started = Date.now();
+      // 1. From here on every admission is refused with `draining`, and the probes say so. The
+      // server keeps listening: a proxy still routing here for a moment gets a coded answer.
+      limiter.drain();
+      const streams = openStreams();
+      log.info({ streams, files: limiter.stats().requests, streamDrainMs: config.STREAM_DRAIN_MS }, 'draining: refusing new sessions and files, open streams go on');
+      // 2. Open streams run on until they end or the deadline.
+      await until(() => openStreams() === 0, config.STREAM_DRAIN_MS);
+      // 3. At the deadline: each stream's own final, then close 1012 (its client reconnects elsewhere).
+      const stillOpen = openStreams();
+      const finalizedAtDeadline = streaming.finishAll() + protocols.finishAll();
+      // 4. Finals and files share the grace: both need the model, so the sidecar stops after them.
+      const waited = await until(() => openStreams() === 0 && limiter.stats().requests === 0, config.SHUTDOWN_GRACE_MS);
+      const report: DrainReport = { streams, endedNaturally: Math.max(0, streams - stillOpen), finalizedAtDeadline, cut: openStreams(), drainMs: Date.now() - started };
+      log.info(report, 'drained');
+      await supervisor.stop(Math.max(0, config.SHUTDOWN_GRACE_MS - waited));
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       streaming.closeAll();
       protocols.closeAll();
-      // A file in progress is a sequence of model requests (its slices): let the files already
-      // accepted finish within the grace before the supervisor stops taking requests.
-      const waited = await until(() => limiter.stats().requests === 0, config.SHUTDOWN_GRACE_MS);
-      await supervisor.stop(Math.max(0, config.SHUTDOWN_GRACE_MS - waited));
       if ('closeAllConnections' in server) server.closeAllConnections();
       await closed;
     })();

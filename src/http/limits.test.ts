@@ -33,4 +33,16 @@ describe('Limiter', () => {
     slot(limiter.openSession('k1'));
     expect(limiter.stats()).toEqual({ sessions: 2, requests: 1 });
   });
+
+  it('refuses new sessions and file requests with draining once drain() is called, and keeps the slots already held', () => {
+    const limiter = new Limiter({ MAX_SESSIONS: 4, MAX_CONCURRENT_PER_KEY: 0 });
+    const held = slot(limiter.openSession('k1'));
+    limiter.drain();
+    expect(limiter.draining).toBe(true);
+    expect((limiter.openSession('k2') as AppError).code).toBe('draining');
+    expect((limiter.startRequest('k2') as AppError).code).toBe('draining');
+    expect(limiter.stats().sessions).toBe(1);
+    held.release();
+    expect(limiter.stats().sessions).toBe(0);
+  });
 });

@@ -24,12 +24,27 @@ export interface LimiterStats {
 export class Limiter {
   #sessions = 0;
   #requests = 0;
+  #draining = false;
   readonly #perKey = new Map<string, number>();
 
   constructor(private readonly limits: Pick<Config, 'MAX_SESSIONS' | 'MAX_CONCURRENT_PER_KEY'>) {}
 
+  /**
+   * Refuse every new session and file request from now on (`draining`); slots already held are
+   * kept. The one admission point of all three WebSocket routes and the file endpoints, so a drain
+   * cannot miss one of them.
+   */
+  drain(): void {
+    this.#draining = true;
+  }
+
+  get draining(): boolean {
+    return this.#draining;
+  }
+
   /** A streaming session for `keyId`, or the error that refuses it. */
   openSession(keyId: string): Slot | AppError {
+    if (this.#draining) return new AppError('draining', 'the server is draining before a restart: open the stream again (another instance will take it)');
     if (this.#sessions >= this.limits.MAX_SESSIONS) {
       return new AppError('too_many_sessions', `${this.#sessions} streaming sessions are open (MAX_SESSIONS=${this.limits.MAX_SESSIONS}); retry later`);
     }
@@ -38,6 +53,7 @@ export class Limiter {
 
   /** A file request for `keyId`, or the error that refuses it. */
   startRequest(keyId: string): Slot | AppError {
+    if (this.#draining) return new AppError('draining', 'the server is draining before a restart: send the file again (another instance will take it)');
     return this.#take(keyId, 'request');
   }
 

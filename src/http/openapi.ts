@@ -30,7 +30,11 @@ export const transcriptionVerboseSchema = z.object({
 /** GET / (JSON): the design brief's fields first. */
 export const rootSchema = z.object({ status: z.literal('ok'), model: z.string(), device: z.string() }).loose();
 /** GET /health. */
-export const healthSchema = z.object({ status: z.enum(['healthy', 'initializing', 'restarting', 'stopped']), model_loaded: z.boolean() }).loose();
+export const healthSchema = z.object({ status: z.enum(['healthy', 'initializing', 'restarting', 'stopped', 'draining']), model_loaded: z.boolean() }).loose();
+/** GET /livez. */
+export const livezSchema = z.object({ status: z.literal('ok') });
+/** GET /readyz: `reason` says why not ready (`draining`, `sidecar_starting`, `sidecar_restarting`, `sidecar_stopped`). */
+export const readyzSchema = z.object({ status: z.enum(['ready', 'not_ready']), reason: z.string().optional(), sidecar: z.enum(['ready', 'starting', 'restarting', 'stopped']) });
 /** GET /v1/models. */
 export const modelListSchema = z.object({ object: z.literal('list'), data: z.array(z.object({ id: z.string(), object: z.literal('model'), created: z.number(), owned_by: z.string() }).loose()) });
 /** One server-sent event of stream=true. */
@@ -67,7 +71,7 @@ function fileOperation(summary: string) {
       401: errorResponse('API_KEYS is set and the key is missing or wrong'),
       413: errorResponse('Upload over MAX_UPLOAD_BYTES or audio over MAX_FILE_SECONDS'),
       429: errorResponse('MAX_CONCURRENT_PER_KEY reached'),
-      503: errorResponse('Queue full, model not running, ffmpeg missing or shutting down'),
+      503: errorResponse('Queue full, model not running, ffmpeg missing, shutting down, or draining (with Retry-After)'),
     },
   };
 }
@@ -87,10 +91,12 @@ export function openApiDocument(version: string): Record<string, unknown> {
   });
   return {
     openapi: '3.1.0',
-    info: { title: 'whisper-sidecar-server', version, description: 'Self-hosted speech-to-text: OpenAI-compatible file endpoints, health, metrics. Streaming is a WebSocket at /ws/transcribe (docs/protocol.md), Deepgram live at /v1/listen (docs/deepgram.md) and OpenAI Realtime transcription at /v1/realtime (docs/realtime.md). With API_KEYS set, every route except /, /health, /openapi.json and /docs needs `Authorization: Bearer <key>`.' },
+    info: { title: 'whisper-sidecar-server', version, description: 'Self-hosted speech-to-text: OpenAI-compatible file endpoints, health, metrics. Streaming is a WebSocket at /ws/transcribe (docs/protocol.md), Deepgram live at /v1/listen (docs/deepgram.md) and OpenAI Realtime transcription at /v1/realtime (docs/realtime.md). With API_KEYS set, every route except /, /health, /livez, /readyz, /openapi.json and /docs needs `Authorization: Bearer <key>`.' },
     paths: {
       '/': { get: get('Service info (JSON unless the client asks for text/html, which gets the browser demo)', 'Root') },
       '/health': { get: { summary: 'Health: 200 when the model is loaded, else 503', responses: { 200: { description: 'healthy', content: { 'application/json': { schema: ref('Health') } } }, 503: { description: 'not ready', content: { 'application/json': { schema: ref('Health') } } } } } },
+      '/livez': { get: get('Liveness: 200 whenever the process answers, also while the sidecar restarts or the server drains', 'Livez') },
+      '/readyz': { get: { summary: 'Readiness: 200 only when the sidecar is ready and the server is not draining, else 503 with the reason', responses: { 200: { description: 'ready', content: { 'application/json': { schema: ref('Readyz') } } }, 503: { description: 'not ready (draining, or the sidecar is not ready)', content: { 'application/json': { schema: ref('Readyz') } } } } } },
       '/v1/models': { get: get('Models (OpenAI list shape)', 'ModelList', true) },
       '/v1/audio/transcriptions': { post: fileOperation('Transcribe a file (OpenAI-compatible)') },
       '/v1/audio/translations': { post: fileOperation('Translate a file into English (OpenAI-compatible)') },
@@ -107,6 +113,8 @@ export function openApiDocument(version: string): Record<string, unknown> {
         TranscriptEvent: json(sseEventSchema),
         Root: json(rootSchema),
         Health: json(healthSchema),
+        Livez: json(livezSchema),
+        Readyz: json(readyzSchema),
         ModelList: json(modelListSchema),
       },
     },

@@ -25,11 +25,16 @@ import { initialEndpoint, speechSince, stepEndpoint, VAD_FRAME, type Endpointing
 import { wordsOf, type Word } from './hypothesis.js';
 import { closeLastSegment, promptOf, segmentsOf, transcriptOf } from './transcript.js';
 import { AudioWindow, toSample, toSeconds } from './window.js';
-import type { ClientConfig, FinalFrame, InterimFrame, SessionOptions, SessionSink, SpeakerLabeller, Transcriber } from './types.js';
+import type { ClientConfig, EndClose, FinalFrame, InterimFrame, SessionOptions, SessionSink, SpeakerLabeller, Transcriber } from './types.js';
 
 export type { SessionOptions, Transcriber } from './types.js';
 
 export type SessionState = 'open' | 'streaming' | 'draining' | 'closed';
+
+/** The close after a final the client asked for with `end`. */
+export const NORMAL_END: EndClose = { code: 1000, reason: 'final' };
+/** The close after a final a server drain asked for: 1012 "service restart", so the client reconnects. */
+export const RESTART_END: EndClose = { code: 1012, reason: 'service restart' };
 
 /**
  * Frames of context (1 s) the VAD re-reads before new audio: it starts fresh on every call, and
@@ -97,6 +102,9 @@ export class Session {
   /** A `finalize` waits for a flush that reaches this timeline sample. */
   #finalizeAt: number | undefined;
   #idleTimer: NodeJS.Timeout | undefined;
+  /** The close that follows the final, and when `end` came (for the final's lag). */
+  #endClose: EndClose = NORMAL_END;
+  #endedAt = 0;
 
   constructor(private readonly sink: SessionSink, private readonly model: Transcriber, private readonly options: SessionOptions) {
     this.#endpointing = options.endpointing;
@@ -141,9 +149,15 @@ export class Session {
     this.#pumpVad();
   }
 
-  /** `end`: commit everything heard, send the final, close normally. */
-  end(): void {
+  /**
+   * `end`: commit everything heard, send the final, close normally. A server drain calls it too,
+   * with close 1012, so a stream cut at the drain deadline gets exactly the final a client's `end`
+   * would have got. A session already draining keeps the close it has.
+   */
+  end(close: EndClose = NORMAL_END): void {
     if (this.#state === 'draining' || this.#state === 'closed') return;
+    this.#endClose = close;
+    this.#endedAt = Date.now();
     if (this.#resampler) this.#append(this.#resampler.flush());
     this.#interimDue = false;
     this.#setState('draining', 'end');
@@ -369,6 +383,7 @@ export class Session {
     if (this.#state === 'closed') return;
     const t = transcriptOf(this.#agreement);
     const frame: InterimFrame = { type: 'interim', ...(this.#speakers?.labelled(t) ?? t), language: this.#language ?? this.#detected, ...this.#progress(), ...(finalized ? { finalized: true } : {}) };
+    this.options.onLag?.(frame.lag_s);
     this.sink.send(frame);
   }
 
@@ -384,9 +399,10 @@ export class Session {
       duration_s: Math.round(toSeconds(this.#window.end) * 1000) / 1000,
       decodes: this.#decodes,
     };
+    this.options.onLag?.((Date.now() - this.#endedAt) / 1000);
     this.sink.send(frame);
     this.#setState('closed', 'final sent');
-    this.sink.close(1000, 'final');
+    this.sink.close(this.#endClose.code, this.#endClose.reason);
   }
 
   #setState(next: SessionState, reason: string): void {

@@ -99,4 +99,12 @@ export interface SessionOptions {
   /** Languages the loaded model knows; empty: not checked. */
   languages: readonly string[];
   log: Logger;
+  /** Told each real-time lag the session reports: an interim's lag_s, and at the final the seconds from `end` to it (the server's metrics). */
+  onLag?(seconds: number): void;
+}
+
+/** How a session closes after its final: 1000 after the client's `end`; 1012 when a server drain ended it. */
+export interface EndClose {
+  code: number;
+  reason: string;
 }

@@ -22,6 +22,9 @@ import { DeepgramConnection } from './deepgram/connection.js';
 import { parseListenQuery, QueryError } from './deepgram/query.js';
 import { RealtimeConnection } from './realtime/connection.js';
 import { realtimeDialect } from './realtime/events.js';
+import { heartbeat, type PingableSocket } from './heartbeat.js';
+import { RESTART_END } from '../session/session.js';
+import type { EndClose } from '../session/types.js';
 
 export const LISTEN_PATH = '/v1/listen';
 export const REALTIME_PATH = '/v1/realtime';
@@ -42,13 +45,18 @@ export interface ProtocolDeps {
   log: Logger;
   /** The caller's key id for a token, or undefined when API_KEYS is set and it is missing or wrong. */
   identify(token: string | undefined): string | undefined;
-  /** A streaming-session slot for a key id (MAX_SESSIONS, MAX_CONCURRENT_PER_KEY), or the refusal. */
+  /** A streaming-session slot for a key id (MAX_SESSIONS, MAX_CONCURRENT_PER_KEY, draining), or the refusal. */
   openSession(keyId: string): { release(): void } | AppError;
 }
 
 export interface Protocols {
   /** Attach to the HTTP server; returns the emitter the /ws/transcribe handler attaches to instead. */
   dispatch(server: Server): Server;
+  /** Sessions open now. */
+  openCount(): number;
+  /** Drain deadline: each open session ends with its protocol's final (Deepgram: Results + Metadata; Realtime: completed) and close 1012. */
+  finishAll(): number;
+  /** The last step of a shutdown: `shutting_down` and close 1001. */
   closeAll(): void;
 }
 
@@ -57,6 +65,8 @@ interface Connection {
   onText(text: string): void;
   onSocketClosed(): void;
   fail(err: unknown): void;
+  /** End the session with its protocol's final and `close`; false when it was already ending. */
+  drain(close: EndClose): boolean;
 }
 
 /** `Authorization: Token|Bearer <key>`, or the browser's subprotocol pair `token, <key>` / `bearer, <key>`. */
@@ -105,6 +115,8 @@ export function mountProtocols(app: Hono, deps: ProtocolDeps): Protocols {
           (code, reason) => ws.readyState === 1 && ws.close(code, reason),
           log,
         );
+        const raw = ws.raw as PingableSocket | undefined;
+        if (raw) heartbeat(raw, deps.config.WS_PING_INTERVAL_MS, (silentMs) => log.warn({ silentMs }, 'no pong from the client for two pings: connection cut'));
         const admission = deps.openSession(keyId);
         if (admission instanceof AppError) return connection.fail(admission);
         slot = admission;
@@ -177,6 +189,13 @@ export function mountProtocols(app: Hono, deps: ProtocolDeps): Protocols {
         (PROTOCOL_PATHS.includes(path) ? ours : others).emit('upgrade', request, socket, head);
       });
       return others as unknown as Server;
+    },
+    openCount: () => open.size,
+    finishAll() {
+      // An adapter whose client already ended the stream (CloseStream) keeps its normal close.
+      let ended = 0;
+      for (const connection of open) if (connection.drain(RESTART_END)) ended += 1;
+      return ended;
     },
     closeAll() {
       for (const connection of open) connection.fail(new AppError('shutting_down'));

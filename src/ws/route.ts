@@ -11,11 +11,12 @@ import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { sessionOptionsFrom } from '../session/options.js';
-import { Session } from '../session/session.js';
+import { RESTART_END, Session } from '../session/session.js';
 import { transcriberFor, type SpeechModel } from '../session/transcriber.js';
 import type { ServerFrame, SessionSink } from '../session/types.js';
 import { parseClientText } from './messages.js';
 import { chooseSubprotocol } from './subprotocol.js';
+import { heartbeat, type PingableSocket } from './heartbeat.js';
 
 export interface StreamingDeps {
   config: Config;
@@ -26,13 +27,22 @@ export interface StreamingDeps {
   log: Logger;
   /** Auth and admission limits (src/http/limits.ts): a slot held until close, or a coded refusal sent as error + close. */
   gate?: { admit(c: Context): { release(): void } | AppError };
+  /** Told every real-time lag a session reports (the server's whisper_stream_lag_seconds). */
+  onLag?(seconds: number): void;
 }
 
 /** What server.ts needs to finish the wiring. */
 export interface Streaming {
   /** Attach the upgrade handler to the HTTP server. */
   injectWebSocket(server: Server): void;
-  /** Server shutdown: every open session gets `shutting_down` and close 1001. */
+  /** Sessions open now. */
+  openCount(): number;
+  /**
+   * Drain deadline: every open session not already ending gets its final through its own end path
+   * (everything received decoded and committed), then close 1012. Returns how many it ended.
+   */
+  finishAll(): number;
+  /** The last step of a shutdown: every session still open gets `shutting_down` and close 1001. */
   closeAll(): void;
 }
 
@@ -66,7 +76,9 @@ export function mountStreaming(app: Hono, deps: StreamingDeps): Streaming {
         // Not an onError handler: @hono/node-ws builds an ErrorEvent for it, a global Node 20 lacks,
         // so every client protocol error printed a ReferenceError (found by test/integration/fuzz-quick.test.ts).
         (ws.raw as { on?(event: 'error', fn: (err: Error) => void): void } | undefined)?.on?.('error', (err) => log.info({ err: err.message }, 'client protocol error'));
-        session = new Session(sinkFor(ws, log), transcriber, sessionOptionsFrom(deps.config, deps.languages(), log));
+        session = new Session(sinkFor(ws, log), transcriber, { ...sessionOptionsFrom(deps.config, deps.languages(), log), ...(deps.onLag ? { onLag: deps.onLag } : {}) });
+        const raw = ws.raw as PingableSocket | undefined;
+        if (raw) heartbeat(raw, deps.config.WS_PING_INTERVAL_MS, (silentMs) => log.warn({ silentMs }, 'no pong from the client for two pings: connection cut'));
         const admission = deps.gate?.admit(c);
         if (admission instanceof AppError) return session.fail(admission);
         slot = admission;
@@ -107,6 +119,16 @@ export function mountStreaming(app: Hono, deps: StreamingDeps): Streaming {
 
   return {
     injectWebSocket: (server) => nodeWs.injectWebSocket(server),
+    openCount: () => open.size,
+    finishAll() {
+      let ended = 0;
+      for (const session of open.values()) {
+        if (session.state === 'draining' || session.state === 'closed') continue; // already ending by itself
+        session.end(RESTART_END);
+        ended += 1;
+      }
+      return ended;
+    },
     closeAll() {
       for (const session of open.values()) session.fail(new AppError('shutting_down'));
       open.clear();

@@ -14,7 +14,7 @@
 import type { ErrorCode } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { Session } from '../../session/session.js';
-import type { ClientConfig, FinalFrame, InterimFrame, ServerFrame, SessionOptions, Transcriber } from '../../session/types.js';
+import type { ClientConfig, EndClose, FinalFrame, InterimFrame, ServerFrame, SessionOptions, Transcriber } from '../../session/types.js';
 
 /** A speech onset or an utterance end, in seconds on the session timeline. */
 export interface VadEvent {
@@ -136,8 +136,9 @@ export class SessionDriver {
     this.session.finalize();
   }
 
-  end(): void {
-    this.session.end();
+  /** The session's own end path: everything committed, the final, then `close` (1000 unless a drain says 1012). */
+  end(close?: EndClose): void {
+    this.session.end(close);
   }
 
   keepalive(): void {

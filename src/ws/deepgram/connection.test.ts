@@ -13,7 +13,7 @@ class FakeDriver implements DriverLike {
   configure(config: ClientConfig) { this.config = config; }
   audio(pcm: Uint8Array) { this.audioBytes += pcm.byteLength; }
   finalize() { this.calls.push('finalize'); }
-  end() { this.calls.push('end'); }
+  end(close?: { code: number }) { this.calls.push(close ? `end:${close.code}` : 'end'); }
   keepalive() { this.calls.push('keepalive'); }
   fail(err: unknown) { this.calls.push(`fail:${(err as { code?: string }).code}`); }
   closed() { this.calls.push('closed'); }
@@ -160,5 +160,26 @@ describe('words', () => {
     expect(speakerIndex('A')).toBe(0);
     expect(speakerIndex('Z')).toBe(25);
     expect(speakerIndex('AA')).toBe(26);
+  });
+
+  it('drain: ends the session as CloseStream would, but asks for close 1012; the final Results and Metadata go out before it', () => {
+    const { conn, driver, sent, closes, results } = setup();
+    conn.onBinary(new Uint8Array(3200));
+    driver.events.interim(interim([['Ask', 0, 0.4]], [['not', 0.4, 0.8]]), 'agree');
+    conn.drain({ code: 1012, reason: 'service restart' });
+    expect(driver.calls).toEqual(['end:1012']);
+    driver.events.final({ type: 'final', text: 'Ask not.', language: 'en', chunks: [{ text: 'Ask not.', timestamp: [0, 0.8] }], duration_s: 1, decodes: 2 });
+    driver.events.close(1012, 'service restart');
+    const finals = results().filter((r) => r.is_final).map((r) => r.channel.alternatives[0]!.transcript);
+    expect(finals.join(' ')).toBe('Ask not.');
+    expect(sent.at(-1)!.type).toBe('Metadata');
+    expect(closes).toEqual([[1012, 'service restart']]);
+  });
+
+  it('drain after CloseStream changes nothing: that stream ends normally', () => {
+    const { conn, driver } = setup();
+    conn.onText(JSON.stringify({ type: 'CloseStream' }));
+    conn.drain({ code: 1012, reason: 'service restart' });
+    expect(driver.calls).toEqual(['end']);
   });
 });

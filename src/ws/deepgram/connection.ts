@@ -7,7 +7,7 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import { AppError, ERRORS, isErrorCode, type ErrorCode } from '../../errors.js';
-import type { ClientConfig, FinalFrame, InterimFrame } from '../../session/types.js';
+import type { ClientConfig, EndClose, FinalFrame, InterimFrame } from '../../session/types.js';
 import { AudioIn } from '../adapter/audio-in.js';
 import { MIN_ENDPOINT_MS, type DecodeKind, type DriverEvents, type InterimInfo, type VadEvent } from '../adapter/driver.js';
 import { finalWords, interimWords, joinText, round, type TimedWord } from '../adapter/words.js';
@@ -18,7 +18,7 @@ export interface DriverLike {
   configure(config: ClientConfig): void;
   audio(pcm: Uint8Array): void;
   finalize(): void;
-  end(): void;
+  end(close?: EndClose): void;
   keepalive(): void;
   fail(err: unknown): void;
   closed(): void;
@@ -144,10 +144,21 @@ export class DeepgramConnection {
     this.#driver.fail(err);
   }
 
-  #closeStream(): void {
+  /**
+   * Server drain deadline: as CloseStream (final Results for every word not yet sent, Metadata),
+   * but closed with `close` (1012) so the client reconnects. A CloseStream already sent wins: that
+   * stream ends normally.
+   */
+  drain(close: EndClose): boolean {
+    if (this.#done || this.#closing) return false;
+    this.#closeStream(close);
+    return true;
+  }
+
+  #closeStream(close?: EndClose): void {
     if (this.#closing) return;
     this.#closing = true;
-    this.#driver.end();
+    this.#driver.end(close);
   }
 
   #onVad(event: VadEvent): void {

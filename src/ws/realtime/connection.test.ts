@@ -12,6 +12,7 @@ class FakeDriver implements DriverLike {
   configure(config: ClientConfig) { this.config = config; }
   audio(pcm: Uint8Array) { this.audioBytes += pcm.byteLength; }
   finalize() { this.calls.push('finalize'); }
+  end(close?: { code: number }) { this.calls.push(`end:${close?.code ?? 1000}`); }
   keepalive() { this.calls.push('keepalive'); }
   fail(err: unknown) { this.calls.push(`fail:${(err as { code?: string }).code}`); }
   closed() { this.calls.push('closed'); }
@@ -23,10 +24,10 @@ const committedFrame = (words: Array<[string, number, number]>, finalized = fals
   ...(finalized ? { finalized: true as const } : {}),
 });
 
-function setup(dialect: 'ga' | 'beta' = 'ga') {
+function setup(dialect: 'ga' | 'beta' = 'ga', closes: Array<[number, string]> = []) {
   const sent: Array<Record<string, unknown>> = [];
   let driver: FakeDriver | undefined;
-  const conn = new RealtimeConnection(dialect, { send: (e) => sent.push(e as Record<string, unknown>), close: () => undefined }, (events, tuning) => (driver = new FakeDriver(events, tuning)), { model: null, languages: ['en', 'de'] });
+  const conn = new RealtimeConnection(dialect, { send: (e) => sent.push(e as Record<string, unknown>), close: (c, r) => closes.push([c, r]) }, (events, tuning) => (driver = new FakeDriver(events, tuning)), { model: null, languages: ['en', 'de'] });
   const types = () => sent.map((e) => e.type);
   const append = (ms: number) => conn.onText(JSON.stringify({ type: 'input_audio_buffer.append', audio: Buffer.alloc(48 * ms).toString('base64') }));
   return { conn, sent, types, append, driver: () => driver! };
@@ -139,5 +140,30 @@ describe('realtime events', () => {
       expect(err).toBeInstanceOf(EventError);
       expect((err as EventError).param).toBe(param);
     }
+  });
+
+  it('drain: the pending audio becomes a committed item, the session ends through its own end path, the final completes every item, then 1012', () => {
+    const closes: Array<[number, string]> = [];
+    const { conn, sent, append, driver } = setup('ga', closes);
+    append(3000);
+    const d = driver();
+    d.events.vad!({ type: 'speech_start', at: 0.5 });
+    d.events.interim(committedFrame([['Ask', 0.5, 0.8]]), 'agree');
+    conn.drain({ code: 1012, reason: 'service restart' });
+    expect(d.calls).toEqual(['end:1012']);
+    d.events.final({ type: 'final', text: 'Ask not.', language: 'en', chunks: [{ text: 'Ask not.', timestamp: [0.5, 1.2] }], duration_s: 3, decodes: 2 });
+    d.events.close(1012, 'service restart');
+    const completed = sent.filter((e) => e.type === 'conversation.item.input_audio_transcription.completed');
+    expect(completed).toHaveLength(1);
+    expect(completed[0]!.transcript).toBe('Ask not.');
+    expect(closes).toEqual([[1012, 'service restart']]);
+  });
+
+  it('drain before any audio: closes 1012 at once, nothing else sent', () => {
+    const closes: Array<[number, string]> = [];
+    const { conn, sent } = setup('ga', closes);
+    conn.drain({ code: 1012, reason: 'service restart' });
+    expect(sent.map((e) => e.type)).toEqual(['session.created']);
+    expect(closes).toEqual([[1012, 'service restart']]);
   });
 });

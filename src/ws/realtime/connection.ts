@@ -9,16 +9,17 @@
  */
 import { randomUUID } from 'node:crypto';
 import { AppError, ERRORS, type ErrorCode } from '../../errors.js';
-import type { ClientConfig, InterimFrame } from '../../session/types.js';
+import type { ClientConfig, EndClose, FinalFrame, InterimFrame } from '../../session/types.js';
 import { AudioIn } from '../adapter/audio-in.js';
 import { MIN_ENDPOINT_MS, type DecodeKind, type DriverEvents, type DriverTuning, type InterimInfo, type VadEvent } from '../adapter/driver.js';
-import { interimWords, round, type TimedWord } from '../adapter/words.js';
+import { finalWords, interimWords, round, type TimedWord } from '../adapter/words.js';
 import { applyBetaUpdate, applyGaUpdate, decodeBase64, defaultConfig, EventError, rateOf, sessionObject, type Dialect, type RealtimeConfig } from './events.js';
 
 export interface DriverLike {
   configure(config: ClientConfig): void;
   audio(pcm: Uint8Array): void;
   finalize(): void;
+  end(close?: EndClose): void;
   keepalive(): void;
   fail(err: unknown): void;
   closed(): void;
@@ -117,6 +118,34 @@ export class RealtimeConnection {
     }
   }
 
+  /**
+   * Server drain deadline: the audio not yet in an item becomes one (committed), the session's own
+   * end path commits every word heard, and the final hands the last words to their items, each then
+   * `completed`; the session then closes with `close` (1012) so the client reconnects.
+   */
+  drain(close: EndClose): boolean {
+    if (this.#done || this.#draining) return false;
+    this.#draining = true;
+    if (!this.#driver) {
+      this.#done = true;
+      this.io.close(close.code, close.reason);
+      return true;
+    }
+    if (this.#received - this.#committedUntil > 0 || this.#open) this.#commitItem(false);
+    this.#driver.end(close);
+    return true;
+  }
+
+  #draining = false;
+
+  #onFinal(frame: FinalFrame): void {
+    if (!this.#draining) return; // the session never ends by itself here: items end by finalize
+    for (const word of finalWords(frame).slice(this.#taken)) this.#take(word);
+    this.#taken = Number.POSITIVE_INFINITY;
+    if (this.#open && this.#open.words.length > 0) this.#commitItem(false); // a word timed past the last item's end
+    while (this.#items.some((i) => i.committed)) this.#complete((i) => i.committed);
+  }
+
   #handle(event: unknown, clientEventId: string | null): void {
     if (typeof event !== 'object' || event === null || Array.isArray(event)) throw new EventError('invalid_event', null, 'events must be JSON objects with a "type"');
     const e = event as Record<string, unknown>;
@@ -152,7 +181,7 @@ export class RealtimeConnection {
     this.#audio = new AudioIn(c.format === 'pcm16' ? 'linear16' : c.format === 'g711_ulaw' ? 'mulaw' : 'alaw');
     const driver = this.makeDriver({
       interim: (frame, decode, info) => this.#onInterim(frame, decode, info),
-      final: () => undefined, // the session never ends by itself here: items end by finalize
+      final: (frame) => this.#onFinal(frame),
       error: (code, message) => this.#onSessionError(code, message),
       close: (code, reason) => {
         this.#done = true;
