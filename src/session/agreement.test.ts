@@ -111,4 +111,17 @@ describe('LocalAgreement-2', () => {
     const e = agree(d, hyp('and so my fellow americans ask not what your country can'), 3).state;
     expect(texts(e)).toEqual(['and so my fellow americans ask not what your', 'country can']);
   });
+
+  it('a later decode that joins the last committed word to the next one ("25" then "25-30") adds only the new part', () => {
+    // FLEURS fleurs-en-000 streamed: "lag behind by 25" committed, then a window heard "by 25-30 years".
+    let state = agree(agree(emptyAgreement, hyp('lag behind by 25 to')).state, hyp('lag behind by 25 to')).state;
+    expect(texts(state)).toEqual(['lag behind by 25', 'to']);
+    const joined: Word[] = [...hyp('lag behind by'), { text: '25-30', start: 1.5, end: 2.6 }, { text: 'years.', start: 2.6, end: 3.1, segmentEnd: 3.1 }];
+    state = commitAll(state, joined).state;
+    expect(joinWords(state.committed)).toBe('lag behind by 25 30 years.');
+    expect(state.committed.at(-2)!.start).toBeGreaterThanOrEqual(state.committed.at(-3)!.end);
+    // Words that merely start like the committed one are left alone.
+    const other = commitAll(agree(agree(emptyAgreement, hyp('a well done')).state, hyp('a well done')).state, [...hyp('a'), { text: 'wellington', start: 0.8, end: 1.6 }]).state;
+    expect(joinWords(other.committed)).toBe('a well wellington');
+  });
 });

@@ -40,7 +40,7 @@ function sharedPrefix(a: readonly Word[], b: readonly Word[]): number {
  * of jfk.wav, is not committed).
  */
 export function agree(state: AgreementState, hypothesis: readonly Word[], n: 2 | 3 = 2): AgreementStep {
-  const fresh = hypothesis.slice(alignCommitted(state, hypothesis));
+  const fresh = freshWords(state, hypothesis);
   let k = sharedPrefix(fresh, state.tentative);
   if (n === 3) k = Math.min(k, sharedPrefix(fresh, state.older ?? []));
   // The last word of a window is written as if the text ended there ("Americans." where the whole
@@ -53,7 +53,7 @@ export function agree(state: AgreementState, hypothesis: readonly Word[], n: 2 |
 
 /** Commit everything the hypothesis adds after the committed words (utterance end, finalize, end). */
 export function commitAll(state: AgreementState, hypothesis: readonly Word[]): AgreementStep {
-  const fresh = hypothesis.slice(alignCommitted(state, hypothesis));
+  const fresh = freshWords(state, hypothesis);
   const step = commit(state, fresh, fresh.length);
   return { ...step, state: { ...step.state, older: [] } };
 }
@@ -96,6 +96,23 @@ function commit(state: AgreementState, fresh: Word[], k: number): AgreementStep 
     state: { committed: [...state.committed, ...committedNow], inWindow: state.inWindow + k, tentative: fresh.slice(k), older: state.tentative.slice(k) },
     committedNow,
   };
+}
+
+/**
+ * The hypothesis after the committed words it hears again. A later decode may write the last
+ * committed word joined to the next one ("25" committed, then "25-30"): that word keeps only the
+ * part after the committed one ("30"), instead of coming out twice ("25 25-30").
+ */
+export function freshWords(state: AgreementState, hypothesis: readonly Word[]): Word[] {
+  const k = alignCommitted(state, hypothesis);
+  const fresh = hypothesis.slice(k);
+  const last = state.inWindow > 0 ? state.committed[state.committed.length - 1] : undefined;
+  const first = fresh[0];
+  if (!last || !first || first.start >= last.end) return fresh;
+  const head = last.text.replace(/[^\p{L}\p{N}]+$/u, '');
+  const joined = first.text.match(/^(.+?)[-\u2010-\u2015/](.+)$/u);
+  if (!head || !joined || normalizeWord(joined[1]!) !== normalizeWord(head)) return fresh;
+  return [{ ...first, text: joined[2]!, start: Math.max(first.start, last.end) }, ...fresh.slice(1)];
 }
 
 /**
