@@ -79,7 +79,9 @@ RUN mkdir -p sidecar/models \
 FROM ${NODE_IMAGE} AS node
 WORKDIR /app
 COPY package.json package-lock.json ./
-COPY scripts/ scripts/
+# Only the postinstall script (it exits at once with SKIP_SIDECAR_SETUP=1): an edit elsewhere under
+# scripts/ must not redo npm ci.
+COPY scripts/setup-sidecar.mjs scripts/
 RUN SKIP_SIDECAR_SETUP=1 npm ci --omit=dev --no-audit --no-fund
 
 # ── 3. Runtime: CUDA runtime image (or the CPU base), Node binary, venv, sources ────────────
@@ -120,8 +122,10 @@ EXPOSE 8000
 # The first start downloads the model (about 3 GB for large-v3): a long start period.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=900s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 8000) + '/health').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
-# SIGTERM (docker stop): the server stops accepting, drains in-flight work for
-# SHUTDOWN_GRACE_MS, stops the sidecar and exits 0. Give docker stop more than that (-t 30).
+# SIGTERM (docker stop): the server stops accepting, lets open streams run for up to
+# STREAM_DRAIN_MS (30 s by default; then each gets its final and close 1012), drains model work for
+# up to SHUTDOWN_GRACE_MS, stops the sidecar and exits 0. Give docker stop more than the sum
+# (docker stop -t 60 with the defaults), or lower STREAM_DRAIN_MS.
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["/usr/bin/tini", "--"]
 CMD ["node", "--import", "tsx", "src/main.ts"]

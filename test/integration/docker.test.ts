@@ -37,9 +37,12 @@ const lastStage = Math.max(...dockerfile.map((i) => i.stage));
 const runtime = dockerfile.filter((i) => i.stage === lastStage);
 const argDefaults = Object.fromEntries(dockerfile.filter((i) => i.op === 'ARG' && i.args.includes('=')).map((i) => i.args.split('=') as [string, string]));
 
-/** ENV lines of the runtime stage (`ENV A=1 B=2`). */
+/** `${NAME}` in an instruction → that ARG's default (the image as built without --build-arg). */
+const expandArgs = (text: string): string => text.replace(/\$\{(\w+)\}/g, (_, name: string) => expandArgs(argDefaults[name] ?? ''));
+
+/** ENV lines of the runtime stage (`ENV A=1 B=${ARG}`), ARG defaults filled in. */
 function imageEnv(): Record<string, string> {
-  return Object.fromEntries(runtime.filter((i) => i.op === 'ENV').flatMap((i) => [...i.args.matchAll(/(\w+)=(\S+)/g)].map((m) => [m[1]!, m[2]!])));
+  return Object.fromEntries(runtime.filter((i) => i.op === 'ENV').flatMap((i) => [...i.args.matchAll(/(\w+)=(\S+)/g)].map((m) => [m[1]!, expandArgs(m[2]!)])));
 }
 
 function expandGlob(source: string): string[] {
@@ -79,10 +82,21 @@ describe('Dockerfile', () => {
     for (const command of pipCommands) {
       for (const pkg of command.split('pip install')[1]!.trim().split(/\s+/).filter((p) => !p.startsWith('-'))) expect(pkg).toMatch(/^[\w.-]+==[\w.]+$/);
     }
+    // The base images are build args (CI builds the CPU variant on local images); their defaults
+    // are the CUDA devel/runtime pair, whose major version is that of PyPI's torch 2.13.0 (CUDA 13).
     const froms = dockerfile.filter((i) => i.op === 'FROM').map((i) => i.args);
-    expect(froms[0]).toMatch(/^nvidia\/cuda:\$\{CUDA_VERSION\}-devel-/);
-    expect(froms.at(-1)).toMatch(/^nvidia\/cuda:\$\{CUDA_VERSION\}-runtime-/);
+    expect(froms[0]).toMatch(/^\$\{SIDECAR_BASE\} AS sidecar$/);
+    expect(froms.at(-1)).toMatch(/^\$\{RUNTIME_BASE\} AS runtime$/);
+    expect(argDefaults.SIDECAR_BASE).toMatch(/^nvidia\/cuda:\$\{CUDA_VERSION\}-devel-/);
+    expect(argDefaults.RUNTIME_BASE).toMatch(/^nvidia\/cuda:\$\{CUDA_VERSION\}-runtime-/);
+    expect(argDefaults.CUDA_VERSION).toMatch(/^13\.0\.\d+$/);
+    expect(readFileSync(path.join(ROOT_DIR, 'sidecar/requirements-cuda.txt'), 'utf8')).toMatch(/^torch==2\.13\.0$/m);
+    expect(argDefaults.VARIANT).toBe('gpu');
     expect(argDefaults.NODE_IMAGE).toMatch(/^node:22-/);
+    // The CPU variant: its pin set with the CPU torch forced by a constraint (never PyPI's CUDA
+    // build), and the embedded model built in the image.
+    expect(runs.some((r) => r.includes("echo 'torch==2.13.0+cpu' > /tmp/torch-cpu.txt") && r.includes('--find-links /wheels -c /tmp/torch-cpu.txt -r sidecar/requirements-cpu.txt'))).toBe(true);
+    expect(runs.some((r) => r.includes('sidecar/convert.py --out sidecar/models/whisper-base'))).toBe(true);
     const npm = runs.find((r) => r.includes('npm ci'));
     expect(npm).toContain('SKIP_SIDECAR_SETUP=1');
     expect(npm).toContain('--omit=dev');
