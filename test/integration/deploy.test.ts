@@ -6,20 +6,23 @@
  *    `kubernetes-validate --strict` against several Kubernetes releases, the custom resources
  *    (ScaledObject, ServiceMonitor, HTTPRoute) against their CRD schemas
  *    (scripts/ci/validate-crds.mjs), checkov with only the skips the chart documents, and that
- *    the env variables and metrics the chart relies on exist in the server;
+ *    the env variables and metrics the chart relies on exist in the server (its config parser
+ *    accepts each rendered env; the server started with the default pod's env answers the
+ *    probes' paths, exports the metrics and exits 0 on SIGTERM);
  *  - deploy/compose/multi-gpu.yml (YAML parse + structure; `docker compose config` where a compose
  *    CLI exists) and deploy/compose/nginx.conf (`nginx -t` on a copy whose upstream hostnames
  *    point at 127.0.0.1).
  * The tools come from scripts/ci/setup-deploy-tools.sh (.cache/deploy-tools). Without them the
  * suite is skipped with a message, except under CI=true, where it fails.
  */
-import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { envSchema, ROOT_DIR } from '../../src/config.js';
+import { createServer } from 'node:net';
+import { EMBEDDED_MODEL_DIR, envSchema, parseConfig, ROOT_DIR } from '../../src/config.js';
 
 const TOOLS = path.join(ROOT_DIR, '.cache', 'deploy-tools');
 const HELM = path.join(TOOLS, 'bin', 'helm');
@@ -60,10 +63,10 @@ describe('deploy tools', () => {
   });
   it.runIf(haveTools)('are the pinned versions', () => {
     expect(output(run(HELM, ['version', '--short']))).toMatch(/^v4\.1\.4\b/);
-    const reqs = readFileSync(path.join(ROOT_DIR, 'deploy', 'requirements-check.txt'), 'utf8');
-    for (const m of reqs.matchAll(/^([a-z-]+)==(\S+)$/gm)) {
-      expect(output(run(path.join(VENV, 'pip'), ['show', m[1]!])), m[1]).toContain(`Version: ${m[2]}`);
-    }
+    const pins = [...readFileSync(path.join(ROOT_DIR, 'deploy', 'requirements-check.txt'), 'utf8').matchAll(/^([a-z-]+)==(\S+)$/gm)].map((m) => [m[1]!, m[2]!] as const);
+    expect(pins.map(([name]) => name).sort()).toEqual(['checkov', 'kubernetes-validate']);
+    const r = run(path.join(VENV, 'python'), ['-c', 'import sys, importlib.metadata as m; print(" ".join(m.version(n) for n in sys.argv[1:]))', ...pins.map(([name]) => name)]);
+    expect(r.stdout.trim()).toBe(pins.map(([, version]) => version).join(' '));
   });
 });
 
@@ -256,6 +259,67 @@ describe.skipIf(!haveTools)('helm chart deploy/helm/whisper-server', () => {
       .flatMap((q) => [...q.matchAll(/whisper_([a-z_]+?)(?:_bucket)?\{/g)].map((m) => m[1]!)));
     expect([...queried].sort()).toEqual(['file_requests_in_progress', 'scheduler_queue_depth', 'sessions', 'stream_lag_seconds']);
     for (const m of queried) expect(metricsSource, `src/metrics.ts exports whisper_${m}`).toMatch(new RegExp(`gauge\\('${m}'|PREFIX\\}${m}\``));
+  });
+
+  it('each rendered env passes the server\'s own config validation', () => {
+    for (const set of VALUE_SETS) {
+      const e = env(set);
+      // secretKeyRef values stand in as a valid key; everything else is the rendered string.
+      const flat = Object.fromEntries(Object.entries(e).map(([k, v]) => [k, typeof v === 'string' ? v : k === 'API_KEYS' ? 'ci-key-0123456789abcdef' : 'x']));
+      const config = parseConfig(flat, true);
+      expect(config.PORT, set).toBe(container(set).ports[0].containerPort);
+      expect(config.STREAM_DRAIN_MS + config.SHUTDOWN_GRACE_MS, set).toBeLessThan(one(set, 'Deployment').spec.template.spec.terminationGracePeriodSeconds * 1000);
+    }
+  });
+
+  // Needs what `npm install` builds (the sidecar venv and the embedded model), as every server test does.
+  it.skipIf(!existsSync(EMBEDDED_MODEL_DIR))('the server started with the default pod\'s env (CPU, embedded model) answers the probe paths, exports the metrics, exits 0 on SIGTERM', async () => {
+    const port = await new Promise<number>((resolve) => {
+      const srv = createServer().listen(0, '127.0.0.1', () => {
+        const { port: p } = srv.address() as { port: number };
+        srv.close(() => resolve(p));
+      });
+    });
+    const rendered = env('default') as Record<string, string>;
+    // The pod's env, with what only a GPU node has swapped for this host: CPU and the embedded model.
+    const { MODEL_ID: _gpuModel, ...podEnv } = rendered;
+    const childEnv: NodeJS.ProcessEnv = { ...process.env, ...podEnv, DEVICE: 'cpu', PORT: String(port), HOST: '127.0.0.1', HF_HOME: mkdtempSync(path.join(tmpdir(), 'hf-')), HF_HUB_OFFLINE: '1' };
+    delete childEnv.MODEL_ID;
+    delete childEnv.API_KEYS;
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { cwd: ROOT_DIR, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+    child.stderr.on('data', (d: Buffer) => { out += d.toString(); });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const c = container('default');
+    const probe = async (p: string) => { try { return (await fetch(`http://127.0.0.1:${port}${p}`)).status; } catch { return 0; } };
+    try {
+      const seen = { liveBeforeReady: false, ready: false };
+      for (let i = 0; i < 480 && !seen.ready && child.exitCode === null; i++) {
+        const live = await probe(c.livenessProbe.httpGet.path);
+        seen.ready = (await probe(c.readinessProbe.httpGet.path)) === 200;
+        if (live === 200 && !seen.ready) seen.liveBeforeReady = true;
+        if (!seen.ready) await new Promise((r) => setTimeout(r, 250));
+      }
+      expect(seen.ready, out.slice(-2000)).toBe(true);
+      expect(await probe(c.startupProbe.httpGet.path)).toBe(200);
+      expect(await probe(c.livenessProbe.httpGet.path)).toBe(200);
+      const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      for (const name of ['whisper_sessions', 'whisper_sessions_max', 'whisper_file_requests_in_progress', 'whisper_scheduler_queue_depth', 'whisper_stream_lag_seconds_bucket', 'whisper_draining', 'whisper_sidecar_up']) {
+        expect(metrics, name).toMatch(new RegExp(`^${name}[{ ]`, 'm'));
+      }
+      expect(metrics).toMatch(/^whisper_sessions_max 64$/m);
+      const started = Date.now();
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      // Nothing open: far inside the time the pod gives it after the preStop sleep.
+      const budgetMs = (one('default', 'Deployment').spec.template.spec.terminationGracePeriodSeconds - c.lifecycle.preStop.sleep.seconds) * 1000;
+      expect(Date.now() - started).toBeLessThan(budgetMs);
+      console.log(`[deploy.test] server with the chart's env: /livez 200 before /readyz 200: ${seen.liveBeforeReady}; exit ${Date.now() - started} ms after SIGTERM`);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      rmSync(childEnv.HF_HOME!, { recursive: true, force: true });
+    }
   });
 
   it(`core objects pass kubernetes-validate --strict for Kubernetes ${K8S_VERSIONS.join(', ')} (and 1.28 is refused)`, () => {
