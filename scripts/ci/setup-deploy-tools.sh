@@ -5,6 +5,8 @@
 #   venv/                   kubernetes-validate + checkov, pinned in deploy/requirements-check.txt
 #   node/node_modules/      @kubernetes-models/{keda,prometheus-operator,gateway-api} + yaml, from
 #                           deploy/ci-tools/package-lock.json (npm ci: every transitive version pinned)
+#   docker-compose          Debian's 1.29 (apt, as root only) for `docker-compose config` on
+#                           deploy/compose/multi-gpu.yml; skipped where a compose CLI already exists
 # Idempotent: each part is skipped when its stamp matches the pinned versions. Prints timings.
 # Run by .ci/run (every scripts/ci/setup-*.sh) or by hand: bash scripts/ci/setup-deploy-tools.sh
 set -euo pipefail
@@ -65,6 +67,19 @@ else
   (cd "$DEST/node" && npm ci --silent --no-audit --no-fund --engine-strict=false >/dev/null)
   echo "$want" > "$DEST/node/.stamp"
   log "node models: installed $(node -p "Object.entries(require('$NODE_TOOLS/package.json').dependencies).map(([k, v]) => k + '@' + v).join(' ')") in $(took "$t")"
+fi
+
+# ── a compose CLI, to parse deploy/compose/multi-gpu.yml the way Docker does (optional) ──
+t=$(now)
+if docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null 2>&1; then
+  log "compose CLI: present, skipped"
+elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  (DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null 2>&1 \
+    || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null; }) \
+    && log "compose CLI: installed $(docker-compose version --short) in $(took "$t")" \
+    || log "compose CLI: apt-get install docker-compose failed; the compose check will be skipped"
+else
+  log "compose CLI: none and not root; the docker-compose config check will be skipped"
 fi
 
 log "done in $(took "$total") ($(du -sh "$DEST" | cut -f1) in .cache/deploy-tools)"
