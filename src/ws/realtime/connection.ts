@@ -119,7 +119,7 @@ export class RealtimeConnection {
   }
 
   /**
-   * Server drain deadline: the audio not yet in an item becomes one (committed), the session's own
+   * Server drain deadline: the item in progress is committed, the session's own
    * end path commits every word heard, and the final hands the last words to their items, each then
    * `completed`; the session then closes with `close` (1012) so the client reconnects.
    */
@@ -131,7 +131,7 @@ export class RealtimeConnection {
       this.io.close(close.code, close.reason);
       return true;
     }
-    if (this.#received - this.#committedUntil > 0 || this.#open) this.#commitItem(false);
+    if (this.#open) this.#commitItem(false); // speech began (server VAD) or words came: the pending item
     this.#driver.end(close);
     return true;
   }
