@@ -6,6 +6,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { AUDIO_DIR, readWavPcm } from '../../test/helpers/audio.js';
 import { decodeToPcm, probeFfmpeg } from './ffmpeg.js';
+import { NO_FFMPEG } from '../../test/helpers/ffmpeg.js';
 
 const options = { ffmpegPath: 'ffmpeg', timeoutMs: 60_000, maxPcmBytes: 100 * 32_000 };
 const dir = mkdtempSync(path.join(tmpdir(), 'ffmpeg-test-'));
@@ -17,7 +18,7 @@ function convert(args: string[], name: string): Buffer {
   return readFileSync(out);
 }
 
-describe('decodeToPcm', () => {
+describe.skipIf(NO_FFMPEG)('decodeToPcm', () => {
   it('gives back the exact samples of a 16 kHz mono WAV', async () => {
     const wav = readFileSync(path.join(AUDIO_DIR, 'jfk.wav'));
     expect((await decodeToPcm(wav, options)).equals(readWavPcm('jfk.wav'))).toBe(true);

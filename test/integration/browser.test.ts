@@ -16,6 +16,7 @@ import { startServer, type RunningServer } from '../../src/server.js';
 import { AUDIO_DIR, manifest } from '../helpers/audio.js';
 import { testConfig, testLogger, waitForState } from '../helpers/server.js';
 import { wer } from '../helpers/wer.js';
+import { NO_FFMPEG } from '../helpers/ffmpeg.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = path.join(ROOT_DIR, 'test-artifacts');
@@ -35,7 +36,7 @@ function fakeMicrophoneWav(): string {
   return out;
 }
 
-describe.skipIf(!existsSync(CHROMIUM))('browser demo (Chromium headless, fake microphone)', () => {
+describe.skipIf(!existsSync(CHROMIUM) || NO_FFMPEG)('browser demo (Chromium headless, fake microphone)', () => {
   beforeAll(async () => {
     const t = testLogger();
     server = await startServer(testConfig({ API_KEYS: KEY }), t.log);

@@ -14,6 +14,7 @@ import { startServer, type RunningServer } from '../../src/server.js';
 import { AUDIO_DIR, manifest, readWavPcm } from '../helpers/audio.js';
 import { testConfig, testLogger, waitForState } from '../helpers/server.js';
 import { wer } from '../helpers/wer.js';
+import { NO_FFMPEG } from '../helpers/ffmpeg.js';
 
 const KEY = 'cli-key-0123456789abcdef';
 const transcript = (file: string) => manifest().find((f) => f.file === file)!.transcript;
@@ -41,7 +42,7 @@ function stt(args: string[], stdin?: Buffer): Promise<{ code: number | null; std
 }
 
 describe('stt CLI', () => {
-  it('transcribe FILE: progress lines on stderr up to 100 %, the transcript on stdout', async () => {
+  it.skipIf(NO_FFMPEG)('transcribe FILE: progress lines on stderr up to 100 %, the transcript on stdout', async () => {
     // Two recordings with a 1 s pause: two speech regions, so (BATCH_SIZE=1) two progress events.
     const parts = ['ls-6930-75918-0000.wav', 'ls-7902-96591-0000.wav'];
     const joined = path.join(mkdtempSync(path.join(tmpdir(), 'stt-')), 'joined.flac');
@@ -67,7 +68,7 @@ describe('stt CLI', () => {
     expect(child.stderr).toContain('401: unauthorized');
   });
 
-  it('stream FILE prints live text for a WAV and for an MP3 (decoded by ffmpeg)', async () => {
+  it.skipIf(NO_FFMPEG)('stream FILE prints live text for a WAV and for an MP3 (decoded by ffmpeg)', async () => {
     const mp3 = path.join(mkdtempSync(path.join(tmpdir(), 'stt-')), 'ls.mp3');
     execFileSync('ffmpeg', ['-v', 'error', '-y', '-i', path.join(AUDIO_DIR, 'ls-6930-75918-0000.wav'), mp3]);
     for (const file of [path.join(AUDIO_DIR, 'ls-7902-96591-0000.wav'), mp3]) {

@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { AUDIO_DIR, readWavPcm } from '../helpers/audio.js';
 import { useServer } from '../helpers/server.js';
 import { postFile } from './files-helpers.js';
+import { NO_FFMPEG } from '../helpers/ffmpeg.js';
 
 const T = '/v1/audio/transcriptions';
 const BYTES_PER_S = 32_000;
@@ -38,7 +39,7 @@ const whoAt = (t: number) => truth.find(([s, e]) => t >= s && t <= e)?.[2];
 
 const server = useServer();
 
-describe('diarization', () => {
+describe.skipIf(NO_FFMPEG)('diarization', () => {
   it('labels two speakers consistently across their turns in verbose_json segments and words', async () => {
     const res = await postFile(server().url, T, conversation, { model: 'whisper-1', response_format: 'verbose_json', diarize: 'true', 'timestamp_granularities[]': ['word', 'segment'] }, 'talk.wav');
     if (res.status !== 200) console.log(await res.text());

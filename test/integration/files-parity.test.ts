@@ -14,6 +14,7 @@ import { ROOT_DIR } from '../../src/config.js';
 import { startServer, type RunningServer } from '../../src/server.js';
 import { testConfig, testLogger, waitForState } from '../helpers/server.js';
 import { Converted, postFile } from './files-helpers.js';
+import { NO_FFMPEG } from '../helpers/ffmpeg.js';
 
 interface Direct {
   text: string;
@@ -62,7 +63,7 @@ afterAll(async () => {
   files.remove();
 });
 
-describe('parity with a direct pipeline call', () => {
+describe.skipIf(NO_FFMPEG)('parity with a direct pipeline call', () => {
   it.each(['jfk.wav', 'fleurs-fr-001.wav', 'longform-en.wav'])('%s: same text and chunk timestamps', async (fixture) => {
     const pcm = files.pcm(fixture);
     const duration = statSync(pcm).size / 32_000;

@@ -13,6 +13,7 @@ import { manifest } from '../helpers/audio.js';
 import { testConfig, testLogger, useServer } from '../helpers/server.js';
 import { wer } from '../helpers/wer.js';
 import { Converted, FORMATS, postFile } from './files-helpers.js';
+import { NO_FFMPEG } from '../helpers/ffmpeg.js';
 
 const transcript = (file: string) => manifest().find((f) => f.file === file)!.transcript;
 const T = '/v1/audio/transcriptions';
@@ -29,7 +30,7 @@ function cues(body: string, sep: ',' | '.'): Array<[number, number, string]> {
   return [...body.matchAll(re)].map((m) => [t(m[1]!), t(m[2]!), m[3]!]);
 }
 
-describe('file transcription', () => {
+describe.skipIf(NO_FFMPEG)('file transcription', () => {
   it.each(Object.keys(FORMATS))('transcribes jfk as %s within a WER bound', async (ext) => {
     const res = await postFile(server().url, T, files.file('jfk.wav', ext), { model: 'whisper-1' });
     expect(res.status).toBe(200);
@@ -109,7 +110,7 @@ describe('file transcription', () => {
   }, 60_000);
 });
 
-describe('bad uploads', () => {
+describe.skipIf(NO_FFMPEG)('bad uploads', () => {
   it('answers 400 with a clear code for not-audio, empty and truncated files while a good request carries on', async () => {
     const mp3 = files.file('jfk.wav', 'mp3');
     const flac = readFileSync(files.file('ls-6930-75918-0000.wav', 'flac'));

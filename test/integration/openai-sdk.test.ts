@@ -10,6 +10,7 @@ import { manifest } from '../helpers/audio.js';
 import { testConfig, testLogger, waitForState } from '../helpers/server.js';
 import { wer } from '../helpers/wer.js';
 import { Converted } from './files-helpers.js';
+import { NO_FFMPEG } from '../helpers/ffmpeg.js';
 
 const transcript = (file: string) => manifest().find((f) => f.file === file)!.transcript;
 let server: RunningServer;
@@ -27,7 +28,7 @@ afterAll(async () => {
   files.remove();
 });
 
-describe('openai SDK against our server', () => {
+describe.skipIf(NO_FFMPEG)('openai SDK against our server', () => {
   it('lists the loaded model', async () => {
     const ids = [];
     for await (const model of client.models.list()) ids.push(model.id);

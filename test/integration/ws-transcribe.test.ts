@@ -12,6 +12,7 @@ import { AUDIO_DIR, manifest, readWavPcm } from '../helpers/audio.js';
 import { testConfig, testLogger, waitForState } from '../helpers/server.js';
 import { wer } from '../helpers/wer.js';
 import { streamPcm, WsClient, wsUrl, type ServerMessage } from '../helpers/ws-client.js';
+import { NO_FFMPEG } from '../helpers/ffmpeg.js';
 
 let server: RunningServer;
 let url: string;
@@ -136,7 +137,7 @@ describe('options', () => {
     expect(wer(transcript(file), String(r.final!.text))).toBeLessThanOrEqual(0.5);
   });
 
-  it('sample_rate 8000: audio is resampled to 16 kHz and transcribed', async () => {
+  it.skipIf(NO_FFMPEG)('sample_rate 8000: audio is resampled to 16 kHz and transcribed', async () => {
     const file = 'ls-6930-75918-0000.wav';
     const pcm8k = execFileSync('ffmpeg', ['-v', 'error', '-i', path.join(AUDIO_DIR, file), '-ar', '8000', '-ac', '1', '-f', 's16le', '-']);
     const r = await streamPcm(url, pcm8k, { config: { language: 'en', sample_rate: 8000 }, chunkBytes: 8_000, pauseMs: 50 });
