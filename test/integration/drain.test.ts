@@ -88,6 +88,9 @@ describe('drain on SIGTERM (production entry, child process)', () => {
     expect(n.close.code).toBe(1000);
     expect(wer(shortText, n.text), n.text).toBeLessThanOrEqual(0.35);
     expect(n.messages.at(-1)!.type).toBe('Metadata');
+    // Its final (at least) was observed as a real-time lag; the server still answers while the held stream runs.
+    const lag = await (await fetch(`${server.url}/metrics`)).text();
+    expect(Number(/^whisper_stream_lag_seconds_count (\d+)$/m.exec(lag)?.[1])).toBeGreaterThan(0);
 
     // The held stream: at the deadline its final has every word it sent, then 1012.
     const h = await held.result;
