@@ -2,12 +2,13 @@
 time on CPU, the old path), and the stream-window engine (greedy, batched) in float and int8.
 English fixtures with transcripts; WER (lower case, punctuation dropped), wall time, RTF.
 
-  cd sidecar && .venv/bin/python ../bench/files/vad_engine.py [variant ...] > ../bench/results/vad-engine-cpu.json
+  cd sidecar && [BENCH_LANGUAGES=all] .venv/bin/python ../bench/files/vad_engine.py [variant ...] > ../bench/results/vad-engine-cpu.json
 """
 import os, sys, time, json, wave, re, numpy as np, torch
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, '..', '..', 'sidecar'))
 os.chdir(os.path.join(HERE, '..', '..', 'sidecar'))
+os.environ["FILE_VAD_ENGINE"] = "true"  # the variants below choose the path via L.engine
 import model, files
 from device import choose_device
 from engine import EngineSettings, WindowEngine
@@ -28,7 +29,9 @@ def wer(ref, hyp):
     return d[len(h)]/max(1,len(r))
 L = model.load("models/whisper-base", choose_device("cpu"), model.PipelineSettings())
 vad = Vad()
-en = [m for m in man if m.get('language')=='en' and m.get('transcript') and m['file'] not in ('two-speakers-stereo.wav',)]
+# BENCH_LANGUAGES=all: every fixture with a transcript (the language given, as a client would).
+langs = os.environ.get("BENCH_LANGUAGES", "en")
+en = [m for m in man if (langs == "all" or m.get('language') == 'en') and m.get('transcript') and m.get('language') in ('en', 'de', 'fr', 'es', 'pt') and m['file'] not in ('two-speakers-stereo.wav',)]
 variants = {"pipeline-beam5": None, "engine-float": EngineSettings(), "engine-int8": EngineSettings(int8=True), "engine-int8-ctx": EngineSettings(int8=True, audio_ctx=True)}
 which = sys.argv[1:] or list(variants)
 for name in which:
@@ -37,6 +40,6 @@ for name in which:
     tot_audio = tot_t = 0; ws=[]
     for m in en:
         a = read(m['file'])
-        t=time.perf_counter(); r = files.transcribe_file(L, vad, model.TranscribeItem(a, "en"), True, "vad"); dt=time.perf_counter()-t
+        t=time.perf_counter(); r = files.transcribe_file(L, vad, model.TranscribeItem(a, m["language"]), True, "vad"); dt=time.perf_counter()-t
         tot_audio += len(a)/16000; tot_t += dt; ws.append(round(wer(m['transcript'], r['text']),3))
     print(json.dumps({"host_load_avg": os.getloadavg(), "variant": name, "wer_mean": round(sum(ws)/len(ws),4), "wer": ws, "files": [m['file'] for m in en], "audio_s": round(tot_audio,1), "seconds": round(tot_t,1), "rtf": round(tot_t/tot_audio,3)}), flush=True)

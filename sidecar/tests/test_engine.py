@@ -169,3 +169,25 @@ def test_word_timestamps_leave_the_attention_implementation_as_loaded(loaded):
     results, stats = model.transcribe(loaded, [model.TranscribeItem(read("jfk.wav", 0, 4), "en")], "word")
     assert stats is None and len(results[0]["chunks"]) >= 4
     assert loaded.pipe.model.config._attn_implementation == before == "sdpa"
+
+
+def test_vad_mode_through_the_engine_decodes_the_rest_of_a_window_after_an_early_end(loaded, monkeypatch):
+    # Two recordings with a 1 s pause fall into one speech window. The int8 greedy decode ended
+    # (<|endoftext|>) after the first one's segment; files.engine_call decodes the rest again.
+    import files
+    from vad import Vad
+    monkeypatch.setenv("FILE_VAD_ENGINE", "true")
+    monkeypatch.setattr(loaded, "engine", WindowEngine(loaded.pipe, "cpu", torch.float32, EngineSettings(int8=True)))
+    pause = np.zeros(16000, np.float32)
+    audio = np.concatenate([read("ls-6930-75918-0000.wav"), pause, read("ls-7902-96591-0000.wav"), pause])
+    out = files.transcribe_file(loaded, Vad(), model.TranscribeItem(audio, "en"), True, "vad")
+    text = out["text"].lower()
+    assert "returned to its place" in text and "cutter lying off the coast" in text
+    starts = [c["timestamp"][0] for c in out["chunks"]]
+    assert len(starts) == 2 and starts == sorted(starts) and 4.0 <= starts[1] <= 5.0
+    # A window whose text reaches its end (jfk.wav: one window) needs no second pass.
+    calls = []
+    original = loaded.engine.decode
+    monkeypatch.setattr(loaded.engine, "decode", lambda items, ts: calls.append(len(items)) or original(items, ts))
+    files.transcribe_file(loaded, Vad(), model.TranscribeItem(read("jfk.wav"), "en"), True, "vad")
+    assert calls == [1]
