@@ -65,7 +65,7 @@ RUN python3 -m venv sidecar/.venv \
 # tools are pinned here. MAX_JOBS bounds the compiler's memory (about 4 GB per job). GPU only.
 ARG MAX_JOBS=4
 RUN if [ "$VARIANT" != gpu ]; then echo "VARIANT=$VARIANT: no flash-attn (sdpa)"; exit 0; fi \
- && sidecar/.venv/bin/python -c "import sys, torch, subprocess; nvcc = subprocess.run(['nvcc', '--version'], capture_output=True, text=True).stdout; want = torch.version.cuda.split('.')[0]; ok = ('release ' + want + '.') in nvcc; print('torch CUDA', torch.version.cuda, '| nvcc', nvcc.strip().splitlines()[-1]); sys.exit(0 if ok else 'CUDA_VERSION does not match the CUDA major version of the pinned torch: rebuild with --build-arg CUDA_VERSION=' + torch.version.cuda)" \
+ && sidecar/.venv/bin/python -c "import shutil, subprocess, sys, torch; path = shutil.which('nvcc') or sys.exit('no nvcc on PATH: SIDECAR_BASE must be a CUDA devel image for VARIANT=gpu (flash-attn compiles with it)'); nvcc = subprocess.run([path, '--version'], capture_output=True, text=True).stdout; want = torch.version.cuda.split('.')[0]; ok = ('release ' + want + '.') in nvcc; print('torch CUDA', torch.version.cuda, '| nvcc', nvcc.strip().splitlines()[-1]); sys.exit(0 if ok else 'CUDA_VERSION does not match the CUDA major version of the pinned torch: rebuild with --build-arg CUDA_VERSION=' + torch.version.cuda)" \
  && sidecar/.venv/bin/pip install setuptools==84.2.1 wheel==0.48.0 ninja==1.13.2 psutil==7.2.2 \
  && MAX_JOBS=${MAX_JOBS} sidecar/.venv/bin/pip install --no-build-isolation -r sidecar/requirements-flash-attn.txt \
  && sidecar/.venv/bin/python -c "import flash_attn; print('flash_attn', flash_attn.__version__)"
