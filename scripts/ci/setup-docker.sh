@@ -133,7 +133,11 @@ t=$(now)
 nice -n 19 docker build --network host --cpu-shares 64 -t "$IMAGE" \
   --build-arg VARIANT=cpu --build-arg MODEL_ID= \
   --build-arg SIDECAR_BASE="$BASE" --build-arg RUNTIME_BASE="$BASE" --build-arg NODE_IMAGE="$NODE_BASE" \
-  . >"$STATE/build.log" 2>&1 || { log "docker build failed; the end of its log ($STATE/build.log):"; tail -40 "$STATE/build.log"; exit 1; }
+  . >"$STATE/build.log" 2>&1 || {
+    # Untag the previous image, so that no test runs against a build of older sources.
+    docker rmi "$IMAGE" >/dev/null 2>&1 || true
+    log "docker build failed; $IMAGE untagged; the end of its log ($STATE/build.log):"; tail -40 "$STATE/build.log"; exit 1
+  }
 cached=$(grep -c 'Using cache' "$STATE/build.log" || true)
 steps=$(grep -c '^Step ' "$STATE/build.log" || true)
 size=$(docker image inspect -f '{{.Size}}' "$IMAGE" | awk '{ printf "%.2f GB", $1 / 1e9 }')
