@@ -1,0 +1,66 @@
+"""How much does the encoder on a window's real length (audio_ctx) change what a stream window
+hears? Offline and load-independent: growing prefixes of each English fixture (every 1 s from
+2 s, at most 20 s, as a stream's window grows) decoded by the stream-window engine with the full
+30 s encoder and with audio_ctx at several paddings; each prefix's words are compared with the full
+encoder's decode of the same prefix (word disagreement, as WER), and the whole clip with its
+reference. Encoder positions per window say what the setting saves.
+
+  cd sidecar && .venv/bin/python ../bench/streaming/audio_ctx_probe.py > ../bench/results/audio-ctx-probe-cpu.json
+"""
+import json, os, re, sys, time, wave
+import numpy as np, torch
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, '..', '..', 'sidecar'))
+os.chdir(os.path.join(HERE, '..', '..', 'sidecar'))
+import model
+from device import choose_device
+from engine import EngineSettings, WindowEngine
+A = os.path.join(HERE, '..', '..', '..', 'shared', 'audio') + '/'
+man = json.load(open(A + 'manifest.json'))
+man = man if isinstance(man, list) else man.get('files', man)
+
+def read(name):
+    with wave.open(A + name) as w:
+        return np.frombuffer(w.readframes(w.getnframes()), "<i2").astype(np.float32) / 32768.0
+
+def norm(t): return re.sub(r"[^a-z0-9' ]", " ", t.lower().replace("-", " ")).split()
+
+def wer(ref, hyp):
+    r, h = norm(ref), norm(hyp); d = list(range(len(h) + 1))
+    for i in range(1, len(r) + 1):
+        prev, d[0] = d[0], i
+        for j in range(1, len(h) + 1):
+            cur = min(d[j] + 1, d[j - 1] + 1, prev + (r[i - 1] != h[j - 1])); prev, d[j] = d[j], cur
+    return d[len(h)] / max(1, len(r))
+
+L = model.load("models/whisper-base", choose_device("cpu"), model.PipelineSettings())
+clips = [m for m in man if m.get('language') == 'en' and m.get('transcript') and m['seconds'] <= 30 and m['file'] != 'two-speakers-stereo.wav']
+int8 = os.environ.get("PROBE_INT8", "true") == "true"
+variants = {"full-30s": EngineSettings(int8=int8)}
+for pad in (3.0, 6.0, 10.0):
+    variants[f"audio_ctx-pad{pad:g}"] = EngineSettings(int8=int8, audio_ctx=True, audio_ctx_pad_s=pad)
+prefixes = {}
+for m in clips:
+    a = read(m['file'])
+    ends = [e for e in range(2, int(min(20, len(a) / 16000)) + 1)]
+    prefixes[m['file']] = [a[:e * 16000] for e in ends] + ([a] if len(a) / 16000 <= 30 else [])
+texts = {}
+runs = []
+for name, st in variants.items():
+    eng = WindowEngine(L.pipe, "cpu", torch.float32, st)
+    t = time.perf_counter(); out = {}; positions = []
+    for f, pieces in prefixes.items():
+        out[f] = []
+        for p in pieces:
+            r, stats = eng.decode([model.TranscribeItem(p, "en", None, None, 128)], True)
+            out[f].append(r[0]["text"]); positions += stats.encoder_positions
+    texts[name] = out
+    runs.append({"variant": name, "seconds": round(time.perf_counter() - t, 1), "windows": len(positions),
+                 "encoder_positions_mean": round(sum(positions) / len(positions)),
+                 "clip_wer_mean": round(float(np.mean([wer(m['transcript'], out[m['file']][-1]) for m in clips])), 4)})
+base = texts["full-30s"]
+for r in runs:
+    dis = [wer(b, o) for f in base for b, o in zip(base[f][:-1], texts[r["variant"]][f][:-1]) if norm(b)]
+    r["prefix_disagreement_vs_full"] = round(float(np.mean(dis)), 4)
+print(json.dumps({"bench": "audio_ctx_probe", "int8": int8, "host_load_avg": os.getloadavg(), "clips": [m['file'] for m in clips], "runs": runs,
+                  "examples": {f: {v: texts[v][f][min(3, len(texts[v][f]) - 1)] for v in texts} for f in list(base)[:3]}}, indent=1))
