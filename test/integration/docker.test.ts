@@ -12,7 +12,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ROOT_DIR } from '../../src/config.js';
+import { parseConfig, ROOT_DIR } from '../../src/config.js';
 import { AUDIO_DIR, manifest } from '../helpers/audio.js';
 import { wer } from '../helpers/wer.js';
 import { NO_FFMPEG } from '../helpers/ffmpeg.js';
@@ -136,7 +136,9 @@ describe('docker-compose.yml', () => {
     expect(compose).toContain(`hf-cache:${imageEnv().HF_HOME}`);
     expect(compose).toContain('MODEL_ID: ${MODEL_ID:-openai/whisper-large-v3}');
     expect(compose).toMatch(/stop_grace_period: (\d+)s/);
-    expect(Number(/stop_grace_period: (\d+)s/.exec(compose)![1]) * 1000).toBeGreaterThan(Number(imageEnv().SHUTDOWN_GRACE_MS));
+    // The stream drain, then the model-work drain, must both fit before compose kills the container.
+    const drains = Number(imageEnv().SHUTDOWN_GRACE_MS) + Number(imageEnv().STREAM_DRAIN_MS ?? parseConfig({}).STREAM_DRAIN_MS);
+    expect(Number(/stop_grace_period: (\d+)s/.exec(compose)![1]) * 1000).toBeGreaterThan(drains);
   });
 });
 
