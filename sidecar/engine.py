@@ -59,6 +59,18 @@ class EngineSettings:
     int8: bool = False
 
 
+def attach_word_confidence(chunks: list[dict], confidences: list[float]) -> None:
+    """Give each chunk `confidence`: one number per whitespace-separated word of its text, when the
+    token words line up with the text's words (they do for space-separated scripts); else nothing."""
+    counts = [len(c["text"].split()) for c in chunks]
+    if sum(counts) != len(confidences):
+        return
+    at = 0
+    for chunk, n in zip(chunks, counts):
+        chunk["confidence"] = confidences[at:at + n]
+        at += n
+
+
 class RowTokenCap(StoppingCriteria):
     """Stop each row at its own cap of new tokens (generate() itself takes one cap for the batch)."""
 
@@ -211,25 +223,56 @@ class WindowEngine:
         output = decoder_model.generate(
             encoder_outputs=BaseModelOutput(last_hidden_state=hidden), decoder_input_ids=ids,
             decoder_attention_mask=mask, return_timestamps=timestamps, max_new_tokens=cap,
-            force_unique_generate_call=True, return_dict_in_generate=True,
+            force_unique_generate_call=True, return_dict_in_generate=True, output_scores=True,
             stopping_criteria=StoppingCriteriaList([RowTokenCap(width, caps, hidden.device)]), **kwargs)
         sequences = output["sequences"]  # a ModelOutput with return_dict_in_generate
         if sequences.shape[1] >= width and torch.equal(sequences[:, :width].cpu(), ids.cpu()):
             sequences = sequences[:, width:]  # the prefix comes back first
+        probs = self._token_probs(sequences, output.get("scores"))
         out = []
         for row in range(len(prefixes)):
             seq = sequences[row]
             # Rows that stopped early are padded (the pad token is Whisper's end of text).
-            out.append(seq[seq != self._pad].cpu())
+            keep = seq != self._pad
+            out.append((seq[keep].cpu(), probs[row][keep.cpu()] if probs is not None else None))
         return out
 
-    def _postprocess(self, tokens: torch.Tensor, timestamps: bool) -> dict:
+    @staticmethod
+    def _token_probs(sequences: torch.Tensor, scores) -> Optional[torch.Tensor]:
+        """The probability greedy decoding gave each generated token (softmax of the step's scores,
+        after Whisper's logits processors), one row per sequence; None when generate() gave none."""
+        if not scores or len(scores) != sequences.shape[1]:
+            return None
+        steps = torch.stack([step.float() for step in scores], dim=1)  # rows × steps × vocab
+        return steps.softmax(-1).gather(-1, sequences[:, :, None].to(steps.device))[:, :, 0].cpu()
+
+    def _postprocess(self, tokens: torch.Tensor, timestamps: bool, probs: Optional[torch.Tensor] = None) -> dict:
         out = self._pipe.postprocess([{"tokens": tokens[None]}], return_timestamps=timestamps or None)
         chunks = []
         for chunk in out.get("chunks") or []:
             start, end = chunk.get("timestamp", (None, None))
             chunks.append({"text": chunk["text"], "timestamp": [start, end]})
+        if probs is not None:
+            attach_word_confidence(chunks, self._word_probs(tokens, probs))
         return {"text": out.get("text", ""), "chunks": chunks}
+
+    def _word_probs(self, tokens: torch.Tensor, probs: torch.Tensor) -> list[float]:
+        """Confidence of each word of the decoded text, in order: the geometric mean of its tokens'
+        probabilities. A word starts at a token with a leading space (Whisper's byte-level BPE
+        writes it as 'Ġ') or at the first text token after a special or timestamp token."""
+        words: list[list[float]] = []
+        boundary = True
+        eot = self._tokenizer.eos_token_id
+        for token, p in zip(tokens.tolist(), probs.tolist()):
+            if token >= eot:  # <|endoftext|>, the special tokens and the timestamps come after it
+                boundary = True
+                continue
+            piece = self._tokenizer.convert_ids_to_tokens(token)
+            if boundary or piece.startswith("Ġ") or not words:
+                words.append([])
+            boundary = False
+            words[-1].append(max(p, 1e-9))
+        return [round(math.exp(sum(math.log(p) for p in w) / len(w)), 4) for w in words if w]
 
     # ---- the request -------------------------------------------------------------------------
 
@@ -268,6 +311,6 @@ class WindowEngine:
                 caps = [items[i].max_new_tokens or self._max_new_tokens for i in rows]
                 kept_hidden = hidden if len(keep) == len(indexes) else hidden[torch.tensor(keep, device=hidden.device)]
                 sequences = self._generate(kept_hidden, prefixes, caps, languages, timestamps, stats)
-                for i, lang, tokens in zip(rows, languages, sequences):
-                    results[i] = {**self._postprocess(tokens, timestamps), "language": lang}
+                for i, lang, (tokens, probs) in zip(rows, languages, sequences):
+                    results[i] = {**self._postprocess(tokens, timestamps, probs), "language": lang}
         return [r for r in results if r is not None], stats

@@ -12,6 +12,11 @@ describe('wordsOf', () => {
     expect(words[4]).toMatchObject({ end: 14, segmentEnd: 14 });
   });
 
+  it('gives each word its probability when the chunk has one per word, and none when they do not line up', () => {
+    const words = wordsOf([{ text: ' ask not what', timestamp: [0, 2], confidence: [0.45, 0.9, 0.99] }, { text: ' your country', timestamp: [2, 3], confidence: [0.5] }], 0, 6, false);
+    expect(words.map((x) => x.confidence)).toEqual([0.45, 0.9, 0.99, undefined, undefined]);
+  });
+
   it('does not mark a segment that runs to the end of the window, or has no end, as closed', () => {
     expect(wordsOf([{ text: ' one two', timestamp: [0, 2.9] }], 0, 3, false)[1]!.segmentEnd).toBeUndefined();
     const open = wordsOf([{ text: ' one', timestamp: [0, null] }], 0, 3, false);

@@ -12,6 +12,8 @@ export interface Word {
   end: number;
   /** Set on the last word of a segment the model closed: a safe place to cut the window. */
   segmentEnd?: number;
+  /** The model's probability for the word (its tokens' geometric mean), where the sidecar gave one. */
+  confidence?: number;
 }
 
 /** Lower-case letters and digits only: what two hypotheses must share for a word to agree. */
@@ -41,13 +43,14 @@ export function wordsOf(chunks: readonly Chunk[], offset: number, duration: numb
       return;
     }
     const total = parts.reduce((n, p) => n + p.length, 0);
+    const confidence = chunk.confidence?.length === parts.length ? chunk.confidence : undefined;
     let seen = 0;
     parts.forEach((text, i) => {
       const a = start + ((end - start) * seen) / total;
       seen += text.length;
       const b = start + ((end - start) * seen) / total;
       const last = i === parts.length - 1;
-      out.push({ text, start: offset + a, end: offset + b, ...(last && closed ? { segmentEnd: offset + end } : {}) });
+      out.push({ text, start: offset + a, end: offset + b, ...(last && closed ? { segmentEnd: offset + end } : {}), ...(confidence ? { confidence: confidence[i]! } : {}) });
     });
   });
   return dropRepetitionLoop(out);

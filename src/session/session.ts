@@ -371,6 +371,11 @@ export class Session {
     }
   }
 
+  /** A final chunk's word probabilities (segments only: word-timestamp chunks come from the pipeline, which gives none). */
+  #confidenceOf(s: { confidence?: number[] | number }): { confidence?: number[] } {
+    return Array.isArray(s.confidence) ? { confidence: s.confidence } : {};
+  }
+
   #progress() {
     const audio = toSeconds(this.#window.end);
     const decoded = toSeconds(this.#decodedUntil);
@@ -381,7 +386,7 @@ export class Session {
   #sendInterim(finalized: boolean): void {
     this.#interimDue = false;
     if (this.#state === 'closed') return;
-    const t = transcriptOf(this.#agreement);
+    const t = transcriptOf(this.#agreement, this.options.wordConfidence);
     const frame: InterimFrame = { type: 'interim', ...(this.#speakers?.labelled(t) ?? t), language: this.#language ?? this.#detected, ...this.#progress(), ...(finalized ? { finalized: true } : {}) };
     this.options.onLag?.(frame.lag_s);
     this.sink.send(frame);
@@ -395,7 +400,7 @@ export class Session {
       text: t.text,
       language: this.#language ?? this.#detected,
       // word_timestamps: one chunk per word, as the pipeline gives them; otherwise segments.
-      chunks: (this.#words ? this.#agreement.committed : segmentsOf(this.#agreement.committed)).map((s) => ({ text: s.text, timestamp: [ms(s.start), ms(s.end)] as [number, number], ...this.#speakers?.at(s.start) })),
+      chunks: (this.#words ? this.#agreement.committed : segmentsOf(this.#agreement.committed, this.options.wordConfidence)).map((s) => ({ text: s.text, timestamp: [ms(s.start), ms(s.end)] as [number, number], ...this.#speakers?.at(s.start), ...this.#confidenceOf(s) })),
       duration_s: Math.round(toSeconds(this.#window.end) * 1000) / 1000,
       decodes: this.#decodes,
     };

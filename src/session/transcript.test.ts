@@ -19,6 +19,15 @@ it('shows committed and tentative text apart, and the whole transcript', () => {
   expect(t.segments.map((s) => s.committed)).toEqual([true, false]);
 });
 
+it('segments carry their words\' probabilities only when asked and only when every word has one', () => {
+  const sure = words.map((w, i) => ({ ...w, confidence: [0.4, 0.9, 0.8][i]! }));
+  expect(segmentsOf(sure, true).map((s) => s.confidence)).toEqual([[0.4, 0.9], [0.8]]);
+  expect(segmentsOf(sure).every((s) => !('confidence' in s))).toBe(true);
+  expect(segmentsOf([sure[0]!, words[1]!], true)[0]).not.toHaveProperty('confidence');
+  const t = transcriptOf({ committed: sure.slice(0, 2), inWindow: 2, tentative: sure.slice(2) }, true);
+  expect(t.segments.map((s) => s.confidence)).toEqual([[0.4, 0.9], [0.8]]);
+});
+
 it('prompts with the committed text before the window only, cut at a word', () => {
   expect(promptOf({ committed: words, inWindow: 1, tentative: [] })).toBe('ask not.');
   expect(promptOf({ committed: words, inWindow: 3, tentative: [] })).toBeNull();

@@ -6,16 +6,19 @@ export interface TimedText {
   text: string;
   start: number;
   end: number;
+  /** With `withConfidence`, where every word has one: each word's probability, in order. */
+  confidence?: number[];
 }
 
 /** Group words into segments: a segment closes after a word that carries a segment end. */
-export function segmentsOf(words: readonly Word[]): TimedText[] {
+export function segmentsOf(words: readonly Word[], withConfidence = false): TimedText[] {
   const out: TimedText[] = [];
   let group: Word[] = [];
   const close = () => {
     if (group.length === 0) return;
     const last = group[group.length - 1]!;
-    out.push({ text: joinWords(group), start: group[0]!.start, end: last.segmentEnd ?? last.end });
+    const confidence = withConfidence && group.every((w) => w.confidence !== undefined) ? group.map((w) => w.confidence!) : undefined;
+    out.push({ text: joinWords(group), start: group[0]!.start, end: last.segmentEnd ?? last.end, ...(confidence ? { confidence } : {}) });
     group = [];
   };
   for (const word of words) {
@@ -26,8 +29,8 @@ export function segmentsOf(words: readonly Word[]): TimedText[] {
   return out;
 }
 
-/** What an interim message shows. */
-export function transcriptOf(state: AgreementState): { text: string; committed: string; tentative: string; segments: Array<TimedText & { committed: boolean }> } {
+/** What an interim message shows (`withConfidence`: segments carry their words' probabilities, for the protocol adapters). */
+export function transcriptOf(state: AgreementState, withConfidence = false): { text: string; committed: string; tentative: string; segments: Array<TimedText & { committed: boolean }> } {
   const committed = joinWords(state.committed);
   const tentative = joinWords(state.tentative);
   return {
@@ -35,8 +38,8 @@ export function transcriptOf(state: AgreementState): { text: string; committed: 
     committed,
     tentative,
     segments: [
-      ...segmentsOf(state.committed).map((s) => ({ ...s, committed: true })),
-      ...segmentsOf(state.tentative).map((s) => ({ ...s, committed: false })),
+      ...segmentsOf(state.committed, withConfidence).map((s) => ({ ...s, committed: true })),
+      ...segmentsOf(state.tentative, withConfidence).map((s) => ({ ...s, committed: false })),
     ],
   };
 }

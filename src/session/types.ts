@@ -20,6 +20,8 @@ export interface SegmentFrame {
   committed: boolean;
   /** With diarize: the speaker ("A", "B", ...) of a committed segment; null until it is known. */
   speaker?: string | null;
+  /** With SessionOptions.wordConfidence: each word's probability from the model, in order. */
+  confidence?: number[];
 }
 
 /** How far decoding lags behind the audio received. */
@@ -51,7 +53,7 @@ export interface FinalFrame {
   type: 'final';
   text: string;
   language: string | null;
-  chunks: Array<{ text: string; timestamp: [number, number]; speaker?: string | null }>;
+  chunks: Array<{ text: string; timestamp: [number, number]; speaker?: string | null; confidence?: number[] }>;
   duration_s: number;
   decodes: number;
 }
@@ -89,6 +91,8 @@ export interface SessionOptions {
   /** After a commit, start the window at the last committed word instead of the last committed segment end. */
   trimCommitted: boolean;
   maxWindowS: number;
+  /** Segments and final chunks carry each word's model probability (the protocol adapters ask; /ws/transcribe does not). */
+  wordConfidence?: boolean;
   maxSessionS: number;
   /** Committed text carried into each decode as Whisper's prompt, in characters (0: none). */
   promptChars: number;

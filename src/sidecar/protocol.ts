@@ -11,6 +11,8 @@ export const chunkSchema = z.object({
   text: z.string(),
   timestamp,
   language: z.string().nullable().optional(),
+  /** Stream windows: each word's probability (geometric mean of its tokens'), one per whitespace-separated word of `text`. */
+  confidence: z.array(z.number().min(0).max(1)).optional(),
 });
 export type Chunk = z.infer<typeof chunkSchema>;
 

@@ -115,7 +115,8 @@ export class SessionDriver {
         this.events.close(code, reason);
       },
     };
-    this.session = new Session(sink, observed, { ...options, log: observingLog(options.log, (fields) => { for (const e of vadEventsOf(fields)) this.#onVad(e); }) });
+    // Adapters report word confidence (Deepgram's `confidence`), so the session's frames carry it.
+    this.session = new Session(sink, observed, { ...options, wordConfidence: true, log: observingLog(options.log, (fields) => { for (const e of vadEventsOf(fields)) this.#onVad(e); }) });
   }
 
   get over(): boolean {

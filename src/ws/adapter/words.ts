@@ -14,6 +14,8 @@ export interface TimedWord {
   end: number;
   /** With diarize: the segment's speaker ("A", "B", ...), null while it is not known yet. */
   speaker?: string | null;
+  /** The model's probability for the word, where the session's frame carried one. */
+  confidence?: number;
 }
 
 interface TimedPiece {
@@ -21,6 +23,7 @@ interface TimedPiece {
   start: number;
   end: number;
   speaker?: string | null | undefined;
+  confidence?: number[] | undefined;
 }
 
 /** The words of timed pieces of text (segments), in order. */
@@ -31,11 +34,12 @@ export function wordsOfPieces(pieces: readonly TimedPiece[]): TimedWord[] {
     const total = parts.reduce((n, p) => n + p.length, 0);
     let seen = 0;
     const span = Math.max(0, piece.end - piece.start);
-    for (const text of parts) {
+    const confidence = piece.confidence?.length === parts.length ? piece.confidence : undefined;
+    for (const [i, text] of parts.entries()) {
       const start = piece.start + (span * seen) / total;
       seen += text.length;
       const end = piece.start + (span * seen) / total;
-      out.push({ text, start: round(start), end: round(end), ...(piece.speaker !== undefined ? { speaker: piece.speaker } : {}) });
+      out.push({ text, start: round(start), end: round(end), ...(piece.speaker !== undefined ? { speaker: piece.speaker } : {}), ...(confidence ? { confidence: confidence[i]! } : {}) });
     }
   }
   return out;
@@ -51,7 +55,7 @@ export function interimWords(frame: InterimFrame): { committed: TimedWord[]; ten
 
 /** Every committed word of a final (its chunks are the committed segments, or words). */
 export function finalWords(frame: FinalFrame): TimedWord[] {
-  return wordsOfPieces(frame.chunks.map((c) => ({ text: c.text, start: c.timestamp[0], end: c.timestamp[1], speaker: c.speaker })));
+  return wordsOfPieces(frame.chunks.map((c) => ({ text: c.text, start: c.timestamp[0], end: c.timestamp[1], speaker: c.speaker, confidence: c.confidence })));
 }
 
 /** Millisecond precision, as every other time the server sends. */

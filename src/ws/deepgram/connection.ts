@@ -30,9 +30,10 @@ export interface DeepgramIo {
 }
 
 /**
- * Word confidence. The sidecar returns no token probabilities yet (docs/deepgram.md, "Gaps"), so
- * this is the word's stability, not a probability: agreed on by two consecutive decodes, committed
- * by one flush decode, or still tentative.
+ * Word confidence where the model gave none (word_timestamps decodes go through the pipeline, which
+ * returns no token probabilities): the word's stability instead, agreed on by two consecutive
+ * decodes, committed by one flush decode, or still tentative. Stream-window decodes carry each
+ * word's probability (sidecar/engine.py), and that is what a word's `confidence` is then.
  */
 export const CONFIDENCE = { agreed: 0.95, flushed: 0.85, tentative: 0.6 } as const;
 
@@ -267,7 +268,7 @@ export class DeepgramConnection {
       word: bareWord(w.text),
       start: w.start,
       end: w.end,
-      confidence,
+      confidence: w.confidence ?? confidence,
       punctuated_word: w.text,
       ...(this.options.diarize && typeof w.speaker === 'string' ? { speaker: speakerIndex(w.speaker) } : {}),
     };
