@@ -246,6 +246,7 @@ export class Session {
     if (step.events.length > 0) this.options.log.debug({ events: step.events.map((e) => `${e.type}@${toSeconds(e.at).toFixed(2)}`), window: [toSeconds(this.#window.start), toSeconds(this.#window.end)] }, 'vad');
     this.#vadAudio.trimTo(this.#endpoint.pos - VAD_CONTEXT_FRAMES * VAD_FRAME);
     for (const event of step.events) {
+      this.options.onSpeechEvent?.({ type: event.type, at: toSeconds(event.at) });
       if (event.type === 'utterance_end') this.#flushes.push(event.at + toSample(ENDPOINT_PAD_S));
     }
   }

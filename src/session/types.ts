@@ -105,6 +105,8 @@ export interface SessionOptions {
   log: Logger;
   /** Told each real-time lag the session reports: an interim's lag_s, and at the final the seconds from `end` to it (the server's metrics). */
   onLag?(seconds: number): void;
+  /** Told each endpointer event as the session's VAD finds it (`at`: seconds on the session timeline): the protocol adapters' speech events. */
+  onSpeechEvent?(event: { type: 'speech_start' | 'utterance_end'; at: number }): void;
 }
 
 /** How a session closes after its final: 1000 after the client's `end`; 1012 when a server drain ended it. */

@@ -1,15 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { AudioIn } from './audio-in.js';
-import { vadEventsOf } from './driver.js';
 import { finalWords, wordsOfPieces } from './words.js';
 
 describe('protocol adapter helpers', () => {
-  it('reads the session\'s endpointer events from its vad debug line', () => {
-    expect(vadEventsOf({ events: ['speech_start@0.35', 'utterance_end@2.10'], window: [0, 3] })).toEqual([{ type: 'speech_start', at: 0.35 }, { type: 'utterance_end', at: 2.1 }]);
-    expect(vadEventsOf({ mode: 'agree' })).toEqual([]);
-    expect(vadEventsOf(null)).toEqual([]);
-  });
-
   it('words of segments get times by character position, and keep their speaker', () => {
     expect(wordsOfPieces([{ text: 'ab cd', start: 1, end: 2, speaker: 'A' }])).toEqual([{ text: 'ab', start: 1, end: 1.5, speaker: 'A' }, { text: 'cd', start: 1.5, end: 2, speaker: 'A' }]);
     expect(finalWords({ type: 'final', text: 'x y', language: 'en', chunks: [{ text: ' x', timestamp: [0, 1] }, { text: 'y', timestamp: [1, 2] }], duration_s: 2, decodes: 1 }).map((w) => w.text)).toEqual(['x', 'y']);

@@ -12,7 +12,6 @@
  * A small event hook in session.ts would replace the log reading (docs/deepgram.md, "Gaps").
  */
 import type { ErrorCode } from '../../errors.js';
-import type { Logger } from '../../log.js';
 import { Session } from '../../session/session.js';
 import type { ClientConfig, EndClose, FinalFrame, InterimFrame, ServerFrame, SessionOptions, Transcriber } from '../../session/types.js';
 
@@ -65,16 +64,6 @@ export interface DriverEvents {
 
 const EMPTY = new Uint8Array(0);
 
-/** Parse the session's `vad` debug line: events like "speech_start@1.23". */
-export function vadEventsOf(fields: unknown): VadEvent[] {
-  const events = (fields as { events?: unknown } | null)?.events;
-  if (!Array.isArray(events)) return [];
-  return events.flatMap((e) => {
-    const m = typeof e === 'string' ? /^(speech_start|utterance_end)@(\d+(?:\.\d+)?)$/.exec(e) : null;
-    return m ? [{ type: m[1] as VadEvent['type'], at: Number(m[2]) }] : [];
-  });
-}
-
 export class SessionDriver {
   readonly session: Session;
   #pendingDecode: DecodeKind | undefined;
@@ -116,7 +105,7 @@ export class SessionDriver {
       },
     };
     // Adapters report word confidence (Deepgram's `confidence`), so the session's frames carry it.
-    this.session = new Session(sink, observed, { ...options, wordConfidence: true, log: observingLog(options.log, (fields) => { for (const e of vadEventsOf(fields)) this.#onVad(e); }) });
+    this.session = new Session(sink, observed, { ...options, wordConfidence: true, onSpeechEvent: (e) => this.#onVad(e) });
   }
 
   get over(): boolean {
@@ -213,16 +202,3 @@ export class SessionDriver {
 }
 
 /** The logger the session gets: the real one, plus a look at its `vad` debug lines. */
-function observingLog(log: Logger, onVad: (fields: unknown) => void): Logger {
-  const debug = (fields: unknown, ...rest: unknown[]) => {
-    if (rest[0] === 'vad') onVad(fields);
-    (log.debug as (...args: unknown[]) => void).call(log, fields, ...rest);
-  };
-  return new Proxy(log, {
-    get(target, prop) {
-      if (prop === 'debug') return debug;
-      const value = Reflect.get(target, prop) as unknown;
-      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-    },
-  });
-}
