@@ -25,7 +25,8 @@ const CHAOS_MAX_S = 360;
 const SESSIONS = 8;
 const UPLOADERS = 4;
 const ENGLISH = ['jfk.wav', 'ls-6930-75918-0000.wav', 'fleurs-en-000.wav', 'ls-7902-96591-0000.wav', 'fleurs-en-001.wav', 'fleurs-en-002.wav', 'fleurs-en-003.wav', 'fleurs-en-004.wav'];
-const UPLOAD_FILES = ['jfk.wav', 'fleurs-en-001.wav', 'fleurs-en-003.wav', 'ls-6930-75918-0000.wav'];
+// longform-en.wav (64 s) is several file slices: a kill lands between or inside them (issue 13).
+const UPLOAD_FILES = ['jfk.wav', 'fleurs-en-001.wav', 'longform-en.wav', 'fleurs-en-003.wav', 'ls-6930-75918-0000.wav'];
 const GAP = Buffer.alloc(32_000); // 1 s of silence between recordings: each ends an utterance
 
 let server: RunningServer;
