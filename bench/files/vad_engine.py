@@ -4,29 +4,16 @@ English fixtures with transcripts; WER (lower case, punctuation dropped), wall t
 
   cd sidecar && [BENCH_LANGUAGES=all] .venv/bin/python ../bench/files/vad_engine.py [variant ...] > ../bench/results/vad-engine-cpu.json
 """
-import os, sys, time, json, wave, re, numpy as np, torch
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, '..', '..', 'sidecar'))
-os.chdir(os.path.join(HERE, '..', '..', 'sidecar'))
+import os, sys, time, json
+import numpy as np, torch
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
 os.environ["FILE_VAD_ENGINE"] = "true"  # the variants below choose the path via L.engine
-import model, files
-from device import choose_device
-from engine import EngineSettings, WindowEngine
-from vad import Vad
-A=os.path.join(HERE, '..', '..', '..', 'shared', 'audio') + '/'
-man = json.load(open(A+'manifest.json'))
-man = man if isinstance(man, list) else man.get('files', man)
-def read(name):
-    with wave.open(A+name) as w:
-        return np.frombuffer(w.readframes(w.getnframes()), "<i2").astype(np.float32) / 32768.0
-def norm(t): return re.sub(r"[^a-z0-9' ]", " ", t.lower().replace("-", " ")).split()
-def wer(ref, hyp):
-    r, h = norm(ref), norm(hyp); d = list(range(len(h)+1))
-    for i in range(1, len(r)+1):
-        prev, d[0] = d[0], i
-        for j in range(1, len(h)+1):
-            cur = min(d[j]+1, d[j-1]+1, prev + (r[i-1]!=h[j-1])); prev, d[j] = d[j], cur
-    return d[len(h)]/max(1,len(r))
+from fixtures import manifest, read, wer  # noqa: E402 (puts the sidecar on the path)
+import model, files  # noqa: E402
+from device import choose_device  # noqa: E402
+from engine import EngineSettings, WindowEngine  # noqa: E402
+from vad import Vad  # noqa: E402
+man = manifest()
 L = model.load("models/whisper-base", choose_device("cpu"), model.PipelineSettings())
 vad = Vad()
 # BENCH_LANGUAGES=all: every fixture with a transcript (the language given, as a client would).

@@ -7,31 +7,14 @@ reference. Encoder positions per window say what the setting saves.
 
   cd sidecar && .venv/bin/python ../bench/streaming/audio_ctx_probe.py > ../bench/results/audio-ctx-probe-cpu.json
 """
-import json, os, re, sys, time, wave
+import os, sys, time, json
 import numpy as np, torch
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, '..', '..', 'sidecar'))
-os.chdir(os.path.join(HERE, '..', '..', 'sidecar'))
-import model
-from device import choose_device
-from engine import EngineSettings, WindowEngine
-A = os.path.join(HERE, '..', '..', '..', 'shared', 'audio') + '/'
-man = json.load(open(A + 'manifest.json'))
-man = man if isinstance(man, list) else man.get('files', man)
-
-def read(name):
-    with wave.open(A + name) as w:
-        return np.frombuffer(w.readframes(w.getnframes()), "<i2").astype(np.float32) / 32768.0
-
-def norm(t): return re.sub(r"[^a-z0-9' ]", " ", t.lower().replace("-", " ")).split()
-
-def wer(ref, hyp):
-    r, h = norm(ref), norm(hyp); d = list(range(len(h) + 1))
-    for i in range(1, len(r) + 1):
-        prev, d[0] = d[0], i
-        for j in range(1, len(h) + 1):
-            cur = min(d[j] + 1, d[j - 1] + 1, prev + (r[i - 1] != h[j - 1])); prev, d[j] = d[j], cur
-    return d[len(h)] / max(1, len(r))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
+from fixtures import manifest, norm, read, wer  # noqa: E402 (puts the sidecar on the path)
+import model  # noqa: E402
+from device import choose_device  # noqa: E402
+from engine import EngineSettings, WindowEngine  # noqa: E402
+man = manifest()
 
 L = model.load("models/whisper-base", choose_device("cpu"), model.PipelineSettings())
 clips = [m for m in man if m.get('language') == 'en' and m.get('transcript') and m['seconds'] <= 30 and m['file'] != 'two-speakers-stereo.wav']
