@@ -36,4 +36,9 @@ describe('nextSpeechBatch', () => {
     expect(nextSpeechBatch([vad(), vad(true), vad()], 2)).toEqual([0, 1]);
   });
   it('leads with an urgent embedding ahead of older VAD items', () => expect(nextSpeechBatch([vad(), embed(true)], 8)).toEqual([1]));
+  it('sends an item that failed inside a batch alone, and batches none with it', () => {
+    const retried = { ...vad(), alone: true };
+    expect(nextSpeechBatch([retried, vad(), vad()], 8)).toEqual([0]);
+    expect(nextSpeechBatch([vad(), retried, vad()], 8)).toEqual([0, 2]);
+  });
 });

@@ -15,6 +15,8 @@ export interface QueuedSpeechJob {
   kind: 'vad' | 'embed';
   /** A draining or flushing session waits on it: it goes first. */
   urgent: boolean;
+  /** It failed inside a batch: retried on its own, so one bad item fails no other. */
+  alone?: boolean;
 }
 
 /**
@@ -49,12 +51,12 @@ export function nextSpeechBatch(queue: readonly QueuedSpeechJob[], maxItems: num
   if (queue.length === 0) return [];
   const urgent = queue.findIndex((j) => j.urgent);
   const first = urgent !== -1 ? urgent : 0;
-  if (queue[first]!.kind === 'embed') return [first];
+  if (queue[first]!.kind === 'embed' || queue[first]!.alone) return [first];
   const picked = [first];
   for (const wantUrgent of [true, false]) {
     for (let i = 0; i < queue.length && picked.length < maxItems; i++) {
       const job = queue[i]!;
-      if (i !== first && job.kind === 'vad' && job.urgent === wantUrgent) picked.push(i);
+      if (i !== first && job.kind === 'vad' && !job.alone && job.urgent === wantUrgent) picked.push(i);
     }
   }
   return picked.sort((a, b) => a - b);

@@ -18,8 +18,12 @@ class RecordingClient implements SidecarClient {
     if (kind === 'vad' || kind === 'embed') {
       const { items } = params as VadParams;
       this.speech.push({ kind, items: items.length });
-      return new Promise((resolve) => {
-        this.#release.push(() => resolve(items.map((i) => (kind === 'vad' ? { probs: i.audio } : { embedding: i.audio })) as RequestResult<K>));
+      return new Promise((resolve, reject) => {
+        this.#release.push(() => {
+          // An item whose first byte is 0 stands for audio the sidecar cannot take: its request fails.
+          if (items.some((i) => i.audio[0] === 0)) reject(new AppError('transcribe_failed'));
+          else resolve(items.map((i) => (kind === 'vad' ? { probs: i.audio } : { embedding: i.audio })) as RequestResult<K>);
+        });
       });
     }
     const transcribe = params as TranscribeParams;
@@ -98,6 +102,19 @@ describe('Scheduler', () => {
     expect(bytes.map((b) => b[0])).toEqual([1, 2, 3, 4, 5, 6]);
     expect(client.speech.map((r) => r.kind)).toEqual(['vad', 'vad', 'embed', 'vad']);
     expect(s.stats()).toMatchObject({ speechRequests: 4, speechItems: 6 });
+  });
+
+  it('retries the items of a failed VAD batch one by one, so one bad item fails no other session', async () => {
+    const client = new RecordingClient();
+    const s = new Scheduler(client, { maxBatchItems: 8, maxQueue: 100, log });
+    const blocker = s.vad(new Uint8Array([1]));
+    const good = s.vad(new Uint8Array([2]));
+    const bad = s.vad(new Uint8Array([0]));
+    const alsoGood = s.vad(new Uint8Array([3]));
+    for (let n = 0; n < 5; n++) await client.release();
+    await expect(bad).rejects.toMatchObject({ code: 'transcribe_failed' });
+    expect((await Promise.all([blocker, good, alsoGood])).map((b) => b[0])).toEqual([1, 2, 3]);
+    expect(client.speech.map((r) => r.items)).toEqual([1, 3, 1, 1, 1]);
   });
 
   it('has one bound for both lanes', async () => {

@@ -215,7 +215,14 @@ export class Scheduler {
       const results: VadResult[] = await this.client.request('vad', { items });
       jobs.forEach((job, i) => job.resolve(results[i]!.probs));
     } catch (err) {
-      for (const job of jobs) job.reject(err as AppError);
+      if (jobs.length === 1) {
+        jobs[0]!.reject(err as AppError);
+        return;
+      }
+      // As in the model lane: each session's item is retried alone, at the head of the queue.
+      this.options.log.warn({ err, items: jobs.length }, 'VAD batch failed; retrying its items one by one');
+      for (const job of jobs) job.alone = true;
+      this.#speech.unshift(...jobs);
     }
   }
 }
