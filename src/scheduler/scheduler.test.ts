@@ -109,10 +109,11 @@ describe('Scheduler', () => {
     const s = new Scheduler(client, { maxBatchItems: 8, maxQueue: 100, log });
     const blocker = s.vad(new Uint8Array([1]));
     const good = s.vad(new Uint8Array([2]));
-    const bad = s.vad(new Uint8Array([0]));
+    // Its rejection is awaited below; the handler is attached now, before the releases settle it.
+    const bad = expect(s.vad(new Uint8Array([0]))).rejects.toMatchObject({ code: 'transcribe_failed' });
     const alsoGood = s.vad(new Uint8Array([3]));
     for (let n = 0; n < 5; n++) await client.release();
-    await expect(bad).rejects.toMatchObject({ code: 'transcribe_failed' });
+    await bad;
     expect((await Promise.all([blocker, good, alsoGood])).map((b) => b[0])).toEqual([1, 2, 3]);
     expect(client.speech.map((r) => r.items)).toEqual([1, 3, 1, 1, 1]);
   });
