@@ -24,6 +24,7 @@ the `vad` long-form mode, whose ≤ 30 s speech windows are decoded by this engi
 """
 from __future__ import annotations
 
+import copy
 import math
 import threading
 from dataclasses import dataclass, field
@@ -57,6 +58,16 @@ class EngineSettings:
     # on its batch-mates: with int8 the rows are decoded one by one (on 2 CPU cores a batch of K
     # costs what K single rows cost anyway, and the int8 step is ~3x faster).
     int8: bool = False
+    # The encoder and the first decoder step in bfloat16 (CPU only, and only where the CPU has
+    # native bf16 arithmetic, e.g. AVX512_BF16): on this repo's 2-core Zen 4 the 30 s encoder pass
+    # goes from 0.53 s to 0.36 s (a window's decode 0.80 -> 0.61 s), its output within 2 % of
+    # float32 (int8 there is 0.32 s but 30 % off: Whisper's encoder activations have outliers that
+    # one per-tensor scale cannot hold). Greedy whisper-base flips some words on it
+    # (bench/results/encoder-bf16-probe-cpu.json: 2.4 % of a growing window's words change, clip
+    # WER 0.141 vs 0.121; file vad mode English WER 0.116 vs 0.074), so file windows keep float32
+    # (decode(stream=False)); for stream windows the faster decode wins back more than that
+    # (docs/protocol.md, "The decode engine": streamed WER and latency with and without it).
+    encoder_bf16: bool = False
 
 
 def attach_word_confidence(chunks: list[dict], confidences: list[float]) -> None:
@@ -69,6 +80,15 @@ def attach_word_confidence(chunks: list[dict], confidences: list[float]) -> None
     for chunk, n in zip(chunks, counts):
         chunk["confidence"] = confidences[at:at + n]
         at += n
+
+
+def cpu_has_bf16() -> bool:
+    """Whether this CPU has native bf16 arithmetic (oneDNN's check): elsewhere bf16 is emulated and
+    slower than float32."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
 
 
 class RowTokenCap(StoppingCriteria):
@@ -110,6 +130,10 @@ class WindowEngine:
         self._int8 = None
         if settings.int8 and str(device) == "cpu":
             self._int8 = torch.ao.quantization.quantize_dynamic(pipe.model, {torch.nn.Linear}, dtype=torch.qint8)
+        # The encoder and the first step (no-speech, language) in a bf16 copy where the CPU runs bf16.
+        self._bf16 = None
+        if settings.encoder_bf16 and str(device) == "cpu" and cpu_has_bf16():
+            self._bf16 = copy.deepcopy(pipe.model).to(torch.bfloat16)
         config = self._model.generation_config
         self._gen_config = config
         self._tokenizer = pipe.tokenizer
@@ -125,7 +149,7 @@ class WindowEngine:
 
     def describe(self) -> dict:
         return {"audio_ctx": self.settings.audio_ctx, "audio_ctx_pad_s": self.settings.audio_ctx_pad_s,
-                "int8": self._int8 is not None}
+                "int8": self._int8 is not None, "encoder_bf16": self._bf16 is not None}
 
     # ---- steps -----------------------------------------------------------------------------
 
@@ -142,8 +166,13 @@ class WindowEngine:
         features = self._pipe.feature_extractor(audios, sampling_rate=SAMPLING_RATE, return_tensors="pt").input_features
         return features.to(self._device, dtype=self._dtype)
 
-    def _encode(self, features: torch.Tensor, positions: int) -> torch.Tensor:
-        encoder = self._model.model.encoder
+    def _encode(self, features: torch.Tensor, positions: int, bf16: bool = True) -> torch.Tensor:
+        """Encoder output in the model's dtype (a bf16 encoder's output is cast back)."""
+        if self._bf16 is None or not bf16:
+            return self._encode_with(self._model.model.encoder, features, positions)
+        return self._encode_with(self._bf16.model.encoder, features.to(torch.bfloat16), positions).to(self._dtype)
+
+    def _encode_with(self, encoder, features: torch.Tensor, positions: int) -> torch.Tensor:
         if positions >= self._model.config.max_source_positions:
             return encoder(features).last_hidden_state
         # The encoder's own modules on the first `positions` positions: WhisperEncoder.forward
@@ -156,11 +185,13 @@ class WindowEngine:
             x = out[0] if isinstance(out, tuple) else out
         return encoder.layer_norm(x)
 
-    def _first_step(self, hidden: torch.Tensor) -> tuple[list[float], list[Optional[str]]]:
+    def _first_step(self, hidden: torch.Tensor, bf16: bool = True) -> tuple[list[float], list[Optional[str]]]:
         """One decoder step at <|startoftranscript|>: P(no speech) and the language of each row."""
         start = torch.full((hidden.shape[0], 1), self._sot, device=hidden.device, dtype=torch.long)
-        logits = self._model(encoder_outputs=BaseModelOutput(last_hidden_state=hidden), decoder_input_ids=start,
-                             use_cache=False).logits[:, -1].float()
+        first = self._model if self._bf16 is None or not bf16 else self._bf16
+        states = hidden if first is self._model else hidden.to(torch.bfloat16)
+        logits = first(encoder_outputs=BaseModelOutput(last_hidden_state=states), decoder_input_ids=start,
+                       use_cache=False).logits[:, -1].float()
         no_speech = logits.softmax(-1)[:, self._no_speech].tolist()
         if self._lang_ids is None:
             return no_speech, [None] * len(no_speech)
@@ -276,8 +307,10 @@ class WindowEngine:
 
     # ---- the request -------------------------------------------------------------------------
 
-    def decode(self, items: list, return_timestamps: bool) -> tuple[list[dict], BatchStats]:
-        """Decode stream windows (model.TranscribeItem, ≤ 30 s each); one result per item, in order."""
+    def decode(self, items: list, return_timestamps: bool, stream: bool = True) -> tuple[list[dict], BatchStats]:
+        """Decode stream windows (model.TranscribeItem, ≤ 30 s each); one result per item, in order.
+        `stream`: False for a file's speech windows, which keep the float32 encoder whatever
+        encoder_bf16 says (on the fixtures bf16 costs file vad mode WER, see EngineSettings)."""
         stats = BatchStats(windows=len(items))
         timestamps = bool(return_timestamps)
         results: list[Optional[dict]] = [None] * len(items)
@@ -288,10 +321,10 @@ class WindowEngine:
             groups.setdefault(self.positions_for(len(item.audio) / SAMPLING_RATE), []).append(index)
         with self._lock, torch.inference_mode():
             for positions, indexes in sorted(groups.items()):
-                hidden = self._encode(self._features([items[i].audio for i in indexes]), positions)
+                hidden = self._encode(self._features([items[i].audio for i in indexes]), positions, stream)
                 stats.encoder_rows.append(len(indexes))
                 stats.encoder_positions.append(positions)
-                no_speech, heard = self._first_step(hidden)
+                no_speech, heard = self._first_step(hidden, stream)
                 keep: list[int] = []
                 for row, i in enumerate(indexes):
                     item = items[i]

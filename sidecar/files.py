@@ -113,7 +113,7 @@ def engine_call(loaded: model_module.LoadedModel, item: model_module.TranscribeI
     def decode(pieces: list[tuple[np.ndarray, Optional[str], Optional[float]]]) -> list[dict]:
         items = [model_module.TranscribeItem(audio, item.language, item.task, prompt, cap, threshold)
                  for audio, prompt, threshold in pieces]
-        results, _ = loaded.engine.decode(items, True)
+        results, _ = loaded.engine.decode(items, True, stream=False)
         return results
 
     def call(inputs: list[dict], **_pipeline_kwargs: Any) -> list[dict]:

@@ -61,6 +61,7 @@ def _engine_settings_from_env():
         audio_ctx=_flag("STREAM_AUDIO_CTX", defaults.audio_ctx),
         audio_ctx_pad_s=float(os.environ.get("STREAM_AUDIO_CTX_PAD_S", defaults.audio_ctx_pad_s)),
         int8=_flag("STREAM_INT8", defaults.int8),
+        encoder_bf16=_flag("STREAM_ENCODER_BF16", defaults.encoder_bf16),
     )
 
 

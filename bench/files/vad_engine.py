@@ -3,6 +3,9 @@ time on CPU, the old path), and the stream-window engine (greedy, batched) in fl
 English fixtures with transcripts; WER (lower case, punctuation dropped), wall time, RTF.
 
   cd sidecar && [BENCH_LANGUAGES=all] .venv/bin/python ../bench/files/vad_engine.py [variant ...] > ../bench/results/vad-engine-cpu.json
+
+engine-int8-f32-encoder: the engine with STREAM_ENCODER_BF16 off; file windows keep float32 anyway
+(engine.decode(stream=False)), so since then engine-int8 and it are the same.
 """
 import os, sys, time, json
 import numpy as np, torch
@@ -19,7 +22,7 @@ vad = Vad()
 # BENCH_LANGUAGES=all: every fixture with a transcript (the language given, as a client would).
 langs = os.environ.get("BENCH_LANGUAGES", "en")
 en = [m for m in man if (langs == "all" or m.get('language') == 'en') and m.get('transcript') and m.get('language') in ('en', 'de', 'fr', 'es', 'pt') and m['file'] not in ('two-speakers-stereo.wav',)]
-variants = {"pipeline-beam5": None, "engine-float": EngineSettings(), "engine-int8": EngineSettings(int8=True), "engine-int8-ctx": EngineSettings(int8=True, audio_ctx=True)}
+variants = {"pipeline-beam5": None, "engine-float": EngineSettings(), "engine-int8": EngineSettings(int8=True), "engine-int8-f32-encoder": EngineSettings(int8=True, encoder_bf16=False), "engine-int8-ctx": EngineSettings(int8=True, audio_ctx=True)}
 which = sys.argv[1:] or list(variants)
 for name in which:
     st = variants[name]

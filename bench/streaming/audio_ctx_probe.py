@@ -6,6 +6,7 @@ encoder's decode of the same prefix (word disagreement, as WER), and the whole c
 reference. Encoder positions per window say what the setting saves.
 
   cd sidecar && .venv/bin/python ../bench/streaming/audio_ctx_probe.py > ../bench/results/audio-ctx-probe-cpu.json
+  cd sidecar && PROBE_VARIANTS=full-30s,full-30s-bf16-encoder .venv/bin/python ../bench/streaming/audio_ctx_probe.py > ../bench/results/encoder-bf16-probe-cpu.json
 """
 import os, sys, time, json
 import numpy as np, torch
@@ -19,9 +20,14 @@ man = manifest()
 L = model.load("models/whisper-base", choose_device("cpu"), model.PipelineSettings())
 clips = [m for m in man if m.get('language') == 'en' and m.get('transcript') and m['seconds'] <= 30 and m['file'] != 'two-speakers-stereo.wav']
 int8 = os.environ.get("PROBE_INT8", "true") == "true"
-variants = {"full-30s": EngineSettings(int8=int8)}
+# The float32 30 s encoder is the reference; `full-30s-bf16-encoder`: the same in bf16 (engine.py).
+variants = {"full-30s": EngineSettings(int8=int8, encoder_bf16=False),
+            "full-30s-bf16-encoder": EngineSettings(int8=int8, encoder_bf16=True)}
 for pad in (3.0, 6.0, 10.0):
-    variants[f"audio_ctx-pad{pad:g}"] = EngineSettings(int8=int8, audio_ctx=True, audio_ctx_pad_s=pad)
+    variants[f"audio_ctx-pad{pad:g}"] = EngineSettings(int8=int8, audio_ctx=True, audio_ctx_pad_s=pad, encoder_bf16=False)
+# PROBE_VARIANTS=full-30s,full-30s-bf16-encoder: only these (the first is the reference).
+if os.environ.get("PROBE_VARIANTS"):
+    variants = {k: variants[k] for k in os.environ["PROBE_VARIANTS"].split(",")}
 prefixes = {}
 for m in clips:
     a = read(m['file'])
@@ -41,7 +47,7 @@ for name, st in variants.items():
     runs.append({"variant": name, "seconds": round(time.perf_counter() - t, 1), "windows": len(positions),
                  "encoder_positions_mean": round(sum(positions) / len(positions)),
                  "clip_wer_mean": round(float(np.mean([wer(m['transcript'], out[m['file']][-1]) for m in clips])), 4)})
-base = texts["full-30s"]
+base = texts[next(iter(variants))]
 for r in runs:
     dis = [wer(b, o) for f in base for b, o in zip(base[f][:-1], texts[r["variant"]][f][:-1]) if norm(b)]
     r["prefix_disagreement_vs_full"] = round(float(np.mean(dis)), 4)

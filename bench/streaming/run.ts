@@ -5,7 +5,10 @@
  * `end`, streamed vs offline WER, the update interval sessions settled on, and the sidecar's busy
  * fraction — beside a baseline that decodes independent 1-second chunks as the brief's server does.
  *
- *   npm run bench:streaming -- [--k 1,2,4] [--modes streaming,baseline] [--baseline-cap-s 60] [--out FILE]
+ *   npm run bench:streaming -- [--k 1,2,4] [--modes streaming,baseline] [--baseline-cap-s 60] [--solo-all] [--out FILE]
+ *
+ * --solo-all: at K = 1 every clip streams in turn, one at a time (four clips' words for the K = 1
+ * figures instead of the first clip's alone).
  */
 import { writeFileSync, mkdirSync } from 'node:fs';
 import os from 'node:os';
@@ -36,6 +39,7 @@ const FIXTURE_PAIRS: Array<[string, string]> = [
 ];
 /** How long the baseline's backlog is waited for after the end of its audio. */
 const BASELINE_CAP_S = Number(arg('baseline-cap-s', '60'));
+const SOLO_ALL = args.includes('--solo-all');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** One client's audio: two fixtures with a 1 s pause between (the pause ends an utterance). */
@@ -207,16 +211,20 @@ async function engineFigures(server: RunningServer, wallMs: number) {
 }
 
 async function runK(server: RunningServer, clips: Clip[], k: number, mode: 'streaming' | 'baseline') {
-  const mine = Array.from({ length: k }, (_, i) => clips[i % clips.length]!);
+  const solo = k === 1 && SOLO_ALL;
+  const mine = solo ? clips : Array.from({ length: k }, (_, i) => clips[i % clips.length]!);
   const busy0 = server.scheduler.stats().busyMs;
   const t0 = Date.now();
-  const tracks = await Promise.all(mine.map((clip) => (mode === 'streaming' ? streamClient(wsUrl(server.url), clip) : baselineClient(server, clip))));
+  const one = (clip: Clip) => (mode === 'streaming' ? streamClient(wsUrl(server.url), clip) : baselineClient(server, clip));
+  const tracks: Track[] = [];
+  if (solo) for (const clip of mine) tracks.push(await one(clip));
+  else tracks.push(...(await Promise.all(mine.map(one))));
   const wallMs = Date.now() - t0;
   const result = summarise(mine, tracks, wallMs, server.scheduler.stats().busyMs - busy0);
   const engine = await engineFigures(server, wallMs);
   const audioS = mine[0]!.seconds;
   // Real time is held when the final comes promptly after `end` (the backlog did not grow with the audio).
-  return { k, mode, audio_s_per_client: audioS, real_time_held: result.final_latency_max_s < 0.25 * audioS && result.errors.length === 0, ...result, engine };
+  return { k, mode, ...(solo ? { clips_in_turn: mine.length } : {}), audio_s_per_client: audioS, real_time_held: result.final_latency_max_s < 0.25 * audioS && result.errors.length === 0, ...result, engine };
 }
 
 async function freshServer(): Promise<RunningServer> {

@@ -10,7 +10,7 @@ import torch
 
 import model
 from device import choose_device
-from engine import EngineSettings, WindowEngine
+from engine import EngineSettings, WindowEngine, cpu_has_bf16
 
 AUDIO = Path(__file__).resolve().parents[2].parent / "shared" / "audio"
 MODEL = Path(__file__).resolve().parents[1] / "models" / "whisper-base"
@@ -208,3 +208,21 @@ def test_vad_mode_through_the_engine_decodes_the_rest_of_a_window_after_an_early
     monkeypatch.setattr(loaded.engine, "decode", lambda items, ts: calls.append(len(items)) or original(items, ts))
     files.transcribe_file(loaded, Vad(), model.TranscribeItem(read("jfk.wav"), "en"), True, "vad")
     assert calls == [1]
+
+
+@pytest.mark.skipif(not cpu_has_bf16(), reason="this CPU has no native bf16 arithmetic")
+def test_the_bf16_encoder_stays_close_to_float_and_batch_invariant(loaded):
+    """STREAM_ENCODER_BF16: the encoder (and first step) on a bf16 copy; its output within a few
+    per cent of float32, and a window's result still independent of its batch."""
+    bf16 = WindowEngine(loaded.pipe, "cpu", torch.float32, EngineSettings(encoder_bf16=True))
+    flt = WindowEngine(loaded.pipe, "cpu", torch.float32, EngineSettings(encoder_bf16=False))
+    assert bf16.describe()["encoder_bf16"] and not flt.describe()["encoder_bf16"]
+    items = windows()[:4]
+    with torch.inference_mode():
+        features = flt._features([items[0].audio])
+        a, b = flt._encode(features, 1500), bf16._encode(features, 1500)
+    assert b.dtype == torch.float32
+    assert float((a - b).abs().mean() / a.abs().mean()) < 0.05
+    alone = [bf16.decode([item], True)[0][0] for item in items]
+    together, stats = bf16.decode(items, True)
+    assert same_results(together, alone) and stats.encoder_rows == [4]

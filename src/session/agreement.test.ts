@@ -72,6 +72,21 @@ describe('LocalAgreement-2', () => {
     expect(lastCommittedSegmentEnd(state)).toBeUndefined();
   });
 
+  it('keeps context: the cut is the last committed segment end at least that far back, and the re-heard context is aligned away', () => {
+    let state = agree(emptyAgreement, hyp('and so| my fellow| Americans|')).state;
+    state = agree(state, hyp('and so| my fellow| Americans| ask')).state;
+    expect(texts(state)).toEqual(['and so my fellow Americans', 'ask']);
+    // Segment ends at 1, 2 and 2.5 s; a window decoded to 4 s keeping 2.5 s of context may start at 1 s at the latest.
+    expect(lastCommittedSegmentEnd(state, 4 - 2.5)).toBe(1);
+    expect(lastCommittedSegmentEnd(state, 0.5)).toBeUndefined();
+    state = windowTrimmed(state, 1);
+    expect(state.inWindow).toBe(3);
+    // The next decode re-hears "my fellow Americans" (written differently) before the new words.
+    state = agree(state, hyp('my fellow Americans, ask not', 1)).state;
+    state = agree(state, hyp('my fellow Americans ask not what', 1)).state;
+    expect(texts(state)).toEqual(['and so my fellow Americans ask not', 'what']);
+  });
+
   it('cuts inside the last committed word, so the next decode re-hears only its tail, which is aligned away', () => {
     expect(committedCut(emptyAgreement, 0.25)).toBeUndefined();
     let state = agree(emptyAgreement, hyp('ask not what your')).state;

@@ -66,12 +66,15 @@ export function windowTrimmed(state: AgreementState, windowStart: number): Agree
   return { ...state, inWindow: state.inWindow - drop, tentative: state.tentative.filter((w) => w.end > windowStart), older: (state.older ?? []).filter((w) => w.end > windowStart) };
 }
 
-/** The latest point (s) where the window can be cut without cutting a committed segment: the end of the last committed segment inside it. */
-export function lastCommittedSegmentEnd(state: AgreementState): number | undefined {
+/**
+ * The latest point (s) where the window can be cut without cutting a committed segment: the end of
+ * the last committed segment inside it, or of the last one that ends by `notAfter` s.
+ */
+export function lastCommittedSegmentEnd(state: AgreementState, notAfter = Number.POSITIVE_INFINITY): number | undefined {
   const first = state.committed.length - state.inWindow;
   for (let i = state.committed.length - 1; i >= first; i--) {
     const end = state.committed[i]!.segmentEnd;
-    if (end !== undefined) return end;
+    if (end !== undefined && end <= notAfter) return end;
   }
   return undefined;
 }

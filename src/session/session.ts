@@ -8,8 +8,9 @@
  *     │               │                   │
  *     └───────────────┴── error / client gone ──────────────▶ closed
  *
- * Decode cadence: a decode of the whole window starts when `decodeIntervalS` of new audio has come
- * in since the last one and the VAD has heard speech in the window. One decode at a time per
+ * Decode cadence: a decode of the whole window starts when enough new audio has come in since the
+ * last one (cadence.ts: as long as the last decode took, within `minDecodeIntervalS` and
+ * `decodeIntervalS`) and the VAD has heard speech in the window that is not committed yet. One decode at a time per
  * session, so newer audio folds into the next decode and the interval stretches under load
  * instead of a backlog growing. Interims are paced: one is sent, at most, in reply to each audio
  * frame, so a client that reads one message per chunk is never left holding a stale interim when
@@ -20,6 +21,7 @@ import type { Logger } from '../log.js';
 import { pcm16Problem, pcm16ToInt16 } from '../audio/pcm.js';
 import { Resampler, TARGET_RATE } from '../audio/resample.js';
 import type { ItemResult, TranscribeItem } from '../sidecar/protocol.js';
+import { decodeInterval } from './cadence.js';
 import { agree, commitAll, committedCut, emptyAgreement, lastCommittedSegmentEnd, windowTrimmed, type AgreementState } from './agreement.js';
 import { initialEndpoint, speechSince, stepEndpoint, VAD_FRAME, type EndpointingOptions, type EndpointState } from './endpointing.js';
 import { wordsOf, type Word } from './hypothesis.js';
@@ -51,6 +53,8 @@ const ENDPOINT_PAD_S = 0.3;
 const COVER_PAD_S = 0.2;
 /** Speech after the last committed word that counts as not transcribed. */
 const MISSED_SPEECH_S = 0.5;
+/** Speech the VAD heard after the context that a decode left out: the context goes (see #onHypothesis). */
+const CONTEXT_SKIPPED_S = 1.0;
 /**
  * When a commit trims the window at the last committed word (options.trimCommitted), the cut goes
  * this far back into that word: word ends are interpolated inside a segment, so cutting at the
@@ -147,6 +151,9 @@ export class Session {
     }
     if (this.#interimDue) this.#sendInterim(false);
     this.#pumpVad();
+    // A decode may be due on this frame: waiting for the next VAD reply (every 512 ms of audio)
+    // would add up to half a second to every commit.
+    this.#maybeDecode();
   }
 
   /**
@@ -258,7 +265,10 @@ export class Session {
 
   #maybeDecode(): void {
     if (this.#decodeBusy || this.#state === 'closed' || this.#state === 'open') return;
-    const heard = speechSince(this.#endpoint, this.#window.start) || this.#agreement.tentative.length > 0;
+    // Speech the window holds that is not committed yet (context kept before it does not count;
+    // after `end`, word ends estimated a little early do not count as speech left behind either).
+    const margin = this.#state === 'draining' && this.#contextUntil() > 0 ? toSample(MISSED_SPEECH_S) : 0;
+    const heard = speechSince(this.#endpoint, Math.max(this.#window.start, this.#contextUntil() + margin)) || this.#agreement.tentative.length > 0;
     const flush = this.#flushes[0];
     if (flush !== undefined && flush <= this.#endpoint.pos + VAD_FRAME) {
       const until = Math.min(flush, this.#window.end);
@@ -274,8 +284,10 @@ export class Session {
       return this.#sendFinal();
     }
     if (!heard) {
-      // Nothing to hear: keep only a short pre-roll so the next utterance starts a short window.
-      this.#window.trimTo(this.#endpoint.pos - toSample(PREROLL_S));
+      // Nothing to hear: keep only a short pre-roll (and the context, over a short pause) so the
+      // next utterance starts a short window.
+      const preroll = this.#endpoint.pos - toSample(PREROLL_S);
+      this.#window.trimTo(this.#withinGap() ? Math.min(preroll, this.#contextCut(this.#endpoint.pos)) : preroll);
       this.#agreement = windowTrimmed(this.#agreement, toSeconds(this.#window.start));
       this.#decodedUntil = Math.max(this.#decodedUntil, this.#window.start);
       return;
@@ -284,10 +296,9 @@ export class Session {
     this.#decode(this.#window.end, toSeconds(this.#window.length) > this.options.maxWindowS ? 'cut' : 'agree');
   }
 
-  /** Seconds of new audio worth a re-decode: the short interval while the model keeps up with it, else the configured one. */
+  /** Seconds of new audio worth a re-decode (cadence.ts). */
   #decodeInterval(): number {
-    const fast = this.options.minDecodeIntervalS;
-    return fast < this.options.decodeIntervalS && this.#lastDecodeMs < fast * 1000 ? fast : this.options.decodeIntervalS;
+    return decodeInterval(this.#lastDecodeMs, this.options.minDecodeIntervalS, this.options.decodeIntervalS);
   }
 
   /**
@@ -338,10 +349,16 @@ export class Session {
       let lastClosed = words.length - 1;
       while (lastClosed >= 0 && words[lastClosed]!.segmentEnd === undefined) lastClosed--;
       const keep = lastClosed === -1 ? words : words.slice(0, lastClosed + 1);
-      this.#flushed(lastClosed === -1 ? until : toSample(words[lastClosed]!.segmentEnd!), keep);
+      this.#flushed(lastClosed === -1 ? until : toSample(words[lastClosed]!.segmentEnd!), keep, false);
     } else {
-      this.#agreement = agree(this.#agreement, words, this.options.agreement).state;
-      const cut = this.options.trimCommitted ? committedCut(this.#agreement, TRIM_BACKOFF_S) : lastCommittedSegmentEnd(this.#agreement);
+      const step = agree(this.#agreement, words, this.options.agreement);
+      this.#agreement = step.state;
+      let cut = this.options.trimCommitted ? committedCut(this.#agreement, TRIM_BACKOFF_S) : lastCommittedSegmentEnd(this.#agreement, toSeconds(until) - this.options.contextS);
+      // Whisper may end its text with the context's last sentence and skip what follows a pause:
+      // a decode that heard nothing past the context while the VAD heard a second of new speech
+      // drops the context, and the next decode starts where the new speech does.
+      const nothingNew = step.committedNow.length === 0 && step.state.tentative.length === 0;
+      if (nothingNew && this.#contextUntil() > 0 && (this.#endpoint.lastSpeech ?? 0) - this.#contextUntil() >= toSample(CONTEXT_SKIPPED_S)) cut = toSeconds(this.#contextUntil());
       if (cut !== undefined) {
         this.#window.trimTo(toSample(cut));
         this.#agreement = windowTrimmed(this.#agreement, toSeconds(this.#window.start));
@@ -352,8 +369,11 @@ export class Session {
     this.#maybeDecode();
   }
 
-  /** Commit every word of `words` after the committed ones and cut the window at `until`. */
-  #flushed(until: number, words: Word[]): void {
+  /**
+   * Commit every word of `words` after the committed ones and cut the window at `until`, or
+   * (`keepContext`) at the committed segment end that leaves the context before it.
+   */
+  #flushed(until: number, words: Word[], keepContext = true): void {
     const step = commitAll(this.#agreement, words);
     this.#agreement = { ...step.state, committed: [...this.#agreement.committed, ...closeLastSegment(step.committedNow)] };
     // Cut only as far as the hypothesis reached: when Whisper stops early (it sometimes ends a
@@ -363,13 +383,43 @@ export class Session {
     const last = step.committedNow[step.committedNow.length - 1];
     const reached = last === undefined ? until : toSample((last.segmentEnd ?? last.end) + COVER_PAD_S);
     const heardUntil = Math.min(until, this.#endpoint.lastSpeech ?? 0);
-    this.#window.trimTo(heardUntil - reached >= toSample(MISSED_SPEECH_S) ? reached : until);
+    // A decode that stopped early starts the next window where it stopped, without context (the
+    // context may be what made it stop).
+    const stoppedEarly = heardUntil - reached >= toSample(MISSED_SPEECH_S);
+    // After `end` no decode follows that could use the context.
+    const context = keepContext && this.#state === 'streaming';
+    this.#window.trimTo(stoppedEarly ? reached : context ? Math.min(until, this.#contextCut(until)) : until);
     this.#agreement = windowTrimmed(this.#agreement, toSeconds(this.#window.start));
     if (this.#finalizeAt !== undefined && until >= this.#finalizeAt && this.#state === 'streaming') {
       this.#finalizeAt = undefined;
       this.#touch(); // the idle clock starts again from the reply
       this.#sendInterim(true);
     }
+  }
+
+  /**
+   * Where the window may start so that it keeps `contextS` of committed speech before `until`:
+   * the last committed segment end at least that far back (the window start where there is none).
+   * Whisper hears a short utterance far better after the speech before it (jfk.wav's "ask not",
+   * after a 1 s pause, decoded alone comes out "is not."); the re-heard words are aligned away.
+   */
+  #contextCut(until: number): number {
+    if (this.options.contextS <= 0) return until;
+    const end = lastCommittedSegmentEnd(this.#agreement, toSeconds(until) - this.options.contextS);
+    return end === undefined ? this.#window.start : toSample(end);
+  }
+
+  /** Where the committed words of the window end (the context); 0 when it keeps none. */
+  #contextUntil(): number {
+    if (this.options.contextS <= 0 || this.#agreement.inWindow === 0) return 0;
+    const last = this.#agreement.committed[this.#agreement.committed.length - 1]!;
+    return toSample(last.segmentEnd ?? last.end);
+  }
+
+  /** The pause since the last speech is short enough to keep the context over it. */
+  #withinGap(): boolean {
+    const last = this.#endpoint.lastSpeech;
+    return this.options.contextS > 0 && last !== undefined && this.#endpoint.pos - last <= toSample(this.options.contextGapS);
   }
 
   /** A final chunk's word probabilities (segments only: word-timestamp chunks come from the pipeline, which gives none). */

@@ -84,13 +84,20 @@ export interface Transcriber {
 
 export interface SessionOptions {
   decodeIntervalS: number;
-  /** The cadence drops to this while a decode (queueing included) takes less than it (= decodeIntervalS: fixed cadence). */
+  /** The cadence follows the last decode's time (queueing included) down to this (= decodeIntervalS: fixed cadence). */
   minDecodeIntervalS: number;
   /** LocalAgreement-n: a word is committed once this many consecutive hypotheses agree on it. */
   agreement: 2 | 3;
   /** After a commit, start the window at the last committed word instead of the last committed segment end. */
   trimCommitted: boolean;
   maxWindowS: number;
+  /**
+   * Seconds of committed speech a window keeps before its new audio (0: none, the window starts at
+   * the last committed segment end or utterance end), across pauses up to `contextGapS`.
+   */
+  contextS: number;
+  /** A pause longer than this (s) drops the context: the next utterance's window starts fresh. */
+  contextGapS: number;
   /** Segments and final chunks carry each word's model probability (the protocol adapters ask; /ws/transcribe does not). */
   wordConfidence?: boolean;
   maxSessionS: number;

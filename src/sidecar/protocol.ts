@@ -69,7 +69,7 @@ export const readySchema = z.object({
   }),
   versions: z.record(z.string(), z.string()),
   /** How stream windows are decoded (sidecar/engine.py): encoder on the window's length, int8 linear layers. */
-  stream_engine: z.object({ audio_ctx: z.boolean(), audio_ctx_pad_s: z.number(), int8: z.boolean() }).nullable().optional(),
+  stream_engine: z.object({ audio_ctx: z.boolean(), audio_ctx_pad_s: z.number(), int8: z.boolean(), encoder_bf16: z.boolean().optional() }).nullable().optional(),
   /** Which diarization backend the sidecar will use, and why (sidecar/diarize.py). */
   diarization: z.object({ backend: z.string(), reason: z.string(), model: z.string().nullable() }).optional(),
   /** The pipeline's chunk geometry in samples, for pipeline-mode files in slices (sidecar/slices.py). */
