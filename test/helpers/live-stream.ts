@@ -1,6 +1,20 @@
 /** @module Clients for drain tests: a live /ws/transcribe stream (audio at real time, then silence until the server closes it), and a socket that records how a new session is refused. */
 import WebSocket from 'ws';
+import { manifest, readWavPcm } from './audio.js';
 import { WsClient, type StreamedSession } from './ws-client.js';
+
+/**
+ * The drain tests' streams: jfk.wav for one held open, and a short clip for one that ends by itself
+ * (on a loaded CPU its final comes well inside the drain time), with their transcripts.
+ */
+export const DRAIN_CLIPS = {
+  jfk: readWavPcm('jfk.wav'),
+  jfkText: manifest().find((f) => f.file === 'jfk.wav')!.transcript,
+  short: readWavPcm('ls-6930-75918-0000.wav'),
+  shortText: manifest().find((f) => f.file === 'ls-6930-75918-0000.wav')!.transcript,
+};
+/** Loose: streamed whisper-base on a loaded 2-core CPU; a lost tail (the bug the drain tests guard) costs far more. */
+export const DRAIN_MAX_WER = 0.3;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -9,9 +9,8 @@
 import { existsSync } from 'node:fs';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { manifest, readWavPcm } from '../helpers/audio.js';
 import { startChildServer, type ChildServer } from '../helpers/child-server.js';
-import { liveStream } from '../helpers/live-stream.js';
+import { DRAIN_CLIPS, DRAIN_MAX_WER, liveStream } from '../helpers/live-stream.js';
 import { NGINX, startNginx, type Nginx } from '../helpers/nginx.js';
 import { wer } from '../helpers/wer.js';
 import { WsClient, wsUrl } from '../helpers/ws-client.js';
@@ -20,12 +19,8 @@ const haveNginx = existsSync(NGINX);
 const inCi = process.env.CI === 'true';
 if (!haveNginx && !inCi) console.warn(`drain-nginx.test.ts skipped: ${NGINX} is missing (apt-get install nginx; .ci/run installs it)`);
 
-const jfk = readWavPcm('jfk.wav');
-const jfkText = manifest().find((f) => f.file === 'jfk.wav')!.transcript;
-const SHORT = 'ls-6930-75918-0000.wav';
-const short = readWavPcm(SHORT);
-const shortText = manifest().find((f) => f.file === SHORT)!.transcript;
-const MAX_WER = 0.3;
+const { jfk, jfkText, short, shortText } = DRAIN_CLIPS;
+const MAX_WER = DRAIN_MAX_WER;
 const READ_TIMEOUT_S = 5;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

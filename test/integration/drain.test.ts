@@ -11,23 +11,17 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startServer } from '../../src/server.js';
-import { AUDIO_DIR, manifest, readWavPcm } from '../helpers/audio.js';
+import { AUDIO_DIR } from '../helpers/audio.js';
 import { startChildServer, type ChildServer } from '../helpers/child-server.js';
 import { dgConnect, dgStream, type DgResults } from '../helpers/deepgram-client.js';
 import { rtAppend, rtConnect, to24k } from '../helpers/realtime-client.js';
 import { alive, testConfig, testLogger, waitForState } from '../helpers/server.js';
 import { wer } from '../helpers/wer.js';
 import { wsUrl } from '../helpers/ws-client.js';
-import { liveStream, refusal } from '../helpers/live-stream.js';
+import { DRAIN_CLIPS, DRAIN_MAX_WER, liveStream, refusal } from '../helpers/live-stream.js';
 
-const jfk = readWavPcm('jfk.wav');
-const jfkText = manifest().find((f) => f.file === 'jfk.wav')!.transcript;
-/** A short clip for the stream that ends by itself: on this loaded CPU its final comes well inside the drain time. */
-const SHORT = 'ls-6930-75918-0000.wav';
-const short = readWavPcm(SHORT);
-const shortText = manifest().find((f) => f.file === SHORT)!.transcript;
-/** Loose: streamed whisper-base on a loaded 2-core CPU; a lost tail (the bug this guards) costs far more. */
-const MAX_WER = 0.3;
+const { jfk, jfkText, short, shortText } = DRAIN_CLIPS;
+const MAX_WER = DRAIN_MAX_WER;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const children: ChildServer[] = [];

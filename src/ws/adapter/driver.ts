@@ -64,7 +64,18 @@ export interface DriverEvents {
 
 const EMPTY = new Uint8Array(0);
 
-export class SessionDriver {
+/** What the connection needs of a session (SessionDriver, or a test double). */
+export interface DriverLike {
+  configure(config: ClientConfig): void;
+  audio(pcm: Uint8Array): void;
+  finalize(): void;
+  end(close?: EndClose): void;
+  keepalive(): void;
+  fail(err: unknown): void;
+  closed(): void;
+}
+
+export class SessionDriver implements DriverLike {
   readonly session: Session;
   #pendingDecode: DecodeKind | undefined;
   #kick: NodeJS.Immediate | undefined;

@@ -7,22 +7,13 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import { AppError, ERRORS, isErrorCode, type ErrorCode } from '../../errors.js';
-import type { ClientConfig, EndClose, FinalFrame, InterimFrame } from '../../session/types.js';
+import type { EndClose, FinalFrame, InterimFrame } from '../../session/types.js';
 import { AudioIn } from '../adapter/audio-in.js';
-import { MIN_ENDPOINT_MS, type DecodeKind, type DriverEvents, type InterimInfo, type VadEvent } from '../adapter/driver.js';
+import { MIN_ENDPOINT_MS, type DecodeKind, type DriverEvents, type DriverLike, type InterimInfo, type VadEvent } from '../adapter/driver.js';
+
+export type { DriverLike } from '../adapter/driver.js';
 import { finalWords, interimWords, joinText, round, type TimedWord } from '../adapter/words.js';
 import type { DeepgramOptions } from './query.js';
-
-/** What the connection needs of a session (SessionDriver, or a test double). */
-export interface DriverLike {
-  configure(config: ClientConfig): void;
-  audio(pcm: Uint8Array): void;
-  finalize(): void;
-  end(close?: EndClose): void;
-  keepalive(): void;
-  fail(err: unknown): void;
-  closed(): void;
-}
 
 export interface DeepgramIo {
   send(message: object): void;

@@ -9,21 +9,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import { AppError, ERRORS, type ErrorCode } from '../../errors.js';
-import type { ClientConfig, EndClose, FinalFrame, InterimFrame } from '../../session/types.js';
+import type { EndClose, FinalFrame, InterimFrame } from '../../session/types.js';
 import { AudioIn } from '../adapter/audio-in.js';
-import { MIN_ENDPOINT_MS, type DecodeKind, type DriverEvents, type DriverTuning, type InterimInfo, type VadEvent } from '../adapter/driver.js';
+import { MIN_ENDPOINT_MS, type DecodeKind, type DriverEvents, type DriverLike, type DriverTuning, type InterimInfo, type VadEvent } from '../adapter/driver.js';
+
+export type { DriverLike } from '../adapter/driver.js';
 import { finalWords, interimWords, round, type TimedWord } from '../adapter/words.js';
 import { applyBetaUpdate, applyGaUpdate, decodeBase64, defaultConfig, EventError, rateOf, sessionObject, type Dialect, type RealtimeConfig } from './events.js';
-
-export interface DriverLike {
-  configure(config: ClientConfig): void;
-  audio(pcm: Uint8Array): void;
-  finalize(): void;
-  end(close?: EndClose): void;
-  keepalive(): void;
-  fail(err: unknown): void;
-  closed(): void;
-}
 
 export interface RealtimeIo {
   send(event: object): void;
