@@ -62,11 +62,11 @@ class EngineSettings:
     # native bf16 arithmetic, e.g. AVX512_BF16): on this repo's 2-core Zen 4 the 30 s encoder pass
     # goes from 0.53 s to 0.36 s (a window's decode 0.80 -> 0.61 s), its output within 2 % of
     # float32 (int8 there is 0.32 s but 30 % off: Whisper's encoder activations have outliers that
-    # one per-tensor scale cannot hold). Greedy whisper-base flips some words on it
-    # (bench/results/encoder-bf16-probe-cpu.json: 2.4 % of a growing window's words change, clip
-    # WER 0.141 vs 0.121; file vad mode English WER 0.116 vs 0.074), so file windows keep float32
-    # (decode(stream=False)); for stream windows the faster decode wins back more than that
-    # (docs/protocol.md, "The decode engine": streamed WER and latency with and without it).
+    # one per-tensor scale cannot hold). Off by default (STREAM_ENCODER_BF16): greedy whisper-base
+    # flips some words on it (bench/results/encoder-bf16-probe-cpu.json: 2.4 % of a growing
+    # window's words change, clip WER 0.141 vs 0.121; file vad mode English WER 0.116 vs 0.074;
+    # the 8-session streaming test's fleurs-en-004 "the mess diners" for "them as dinosaurs"), and
+    # file windows keep float32 even with it on (decode(stream=False)).
     encoder_bf16: bool = False
 
 

@@ -65,10 +65,10 @@ export const envSchema = z.object({
   STREAM_AUDIO_CTX_PAD_S: z.coerce.number().min(1).max(30).default(3),
   STREAM_INT8: z.enum(['true', 'false']).default('true'),
   /** CPU only, where it has native bf16 (AVX512_BF16, AMX): the engine's encoder and first step in bf16 (faster, a little less accurate). */
-  STREAM_ENCODER_BF16: z.enum(['true', 'false']).default('true'),
+  STREAM_ENCODER_BF16: z.enum(['true', 'false']).default('false'),
   STREAM_MAX_WINDOW_S: z.coerce.number().min(2).max(30).default(20),
   STREAM_CONTEXT_S: z.coerce.number().min(0).max(10).default(4),
-  STREAM_CONTEXT_GAP_S: z.coerce.number().min(0).max(30).default(2),
+  STREAM_CONTEXT_GAP_S: z.coerce.number().min(0).max(30).default(1.2),
   STREAM_ENDPOINT_MS: int(100, 10_000).default(800),
   STREAM_VAD_THRESHOLD: z.coerce.number().min(0.05).max(0.95).default(0.5),
   STREAM_PROMPT_CHARS: int(0, 1000).default(200),

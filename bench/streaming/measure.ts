@@ -11,6 +11,8 @@ export interface Track {
   decodes: number;
   lags: number[];
   errors: string[];
+  /** ms since the stream started of the first message with any text (interim or final); NaN: none. */
+  firstTextAt?: number;
 }
 
 /** Nearest-rank percentile; NaN for no data. */

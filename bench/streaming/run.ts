@@ -49,7 +49,7 @@ interface Clip {
   reference: string;
   seconds: number;
   /** Word ends (s) of the clip decoded in one piece with word timestamps, and that decode's text. */
-  offline: { text: string; wordEnds: number[]; words: string[]; partsText: string };
+  offline: { text: string; wordEnds: number[]; words: string[]; partsText: string; firstWordStart: number };
 }
 
 async function makeClip(server: RunningServer, pair: [string, string]): Promise<Clip> {
@@ -64,10 +64,12 @@ async function makeClip(server: RunningServer, pair: [string, string]): Promise<
   const clipWords: string[] = [];
   const partTexts: string[] = [];
   let offset = 0;
+  let firstWordStart = NaN;
   for (const part of parts) {
     const [timed] = await server.scheduler.transcribeFile({ items: [{ audio: part, language: 'en' }], return_timestamps: 'word' });
     partTexts.push(timed!.text.trim());
     for (const c of timed!.chunks) {
+      if (Number.isNaN(firstWordStart) && words(c.text).length > 0) firstWordStart = offset + (c.timestamp[0] ?? 0);
       for (const w of words(c.text)) {
         clipWords.push(w);
         wordEnds.push(offset + (c.timestamp[1] ?? c.timestamp[0] ?? 0));
@@ -75,7 +77,7 @@ async function makeClip(server: RunningServer, pair: [string, string]): Promise<
     }
     offset += part.length / 32_000 + gap.length / 32_000;
   }
-  return { name: pair.join('+'), pcm, reference, seconds: pcm.length / 32_000, offline: { text: whole!.text, wordEnds, words: clipWords, partsText: partTexts.join(' ') } };
+  return { name: pair.join('+'), pcm, reference, seconds: pcm.length / 32_000, offline: { text: whole!.text, wordEnds, words: clipWords, partsText: partTexts.join(' '), firstWordStart } };
 }
 
 /** Stream one clip at real-time pace; returns when the session closes. */
@@ -93,7 +95,9 @@ async function streamClient(url: string, clip: Clip): Promise<Track> {
   const r = await client.result();
   const commits: Array<{ at: number; words: string[] }> = r.interims.map((m) => ({ at: (m.at as number) - started, words: words(String(m.committed)) }));
   if (r.final) commits.push({ at: r.final.at as number - started, words: words(String(r.final.text)) });
+  const firstText = [...r.interims, ...(r.final ? [r.final] : [])].find((m) => String(m.text ?? '').trim() !== '');
   return {
+    firstTextAt: firstText ? (firstText.at as number) - started : NaN,
     commits,
     finalText: String(r.final?.text ?? ''),
     finalLatencyMs: r.final ? (r.final.at as number) - endAt : NaN,
@@ -151,8 +155,12 @@ function summarise(clips: Clip[], tracks: Track[], wallMs: number, busyMs: numbe
   const intervals = tracks.flatMap((t) => t.intervals);
   const mean = (xs: number[]) => (xs.length ? xs.reduce((s, x) => s + x, 0) / xs.length : NaN);
   const r3 = (x: number) => Math.round(x * 1000) / 1000;
+  // First text: from the first word's start in the audio (its word timestamp) to the first message with text.
+  const firstText = tracks.map((t, i) => ((t.firstTextAt ?? NaN) / 1000) - clips[i]!.offline.firstWordStart).filter((x) => Number.isFinite(x));
   return {
     words_measured: latencies.length,
+    first_text_after_speech_p50_s: r3(percentile(firstText, 50)),
+    first_text_after_speech_max_s: firstText.length ? r3(Math.max(...firstText)) : null,
     commit_latency_p50_s: r3(percentile(latencies, 50)),
     commit_latency_p95_s: r3(percentile(latencies, 95)),
     final_latency_p50_s: r3(percentile(tracks.map((t) => t.finalLatencyMs / 1000), 50)),

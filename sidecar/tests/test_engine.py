@@ -202,12 +202,13 @@ def test_vad_mode_through_the_engine_decodes_the_rest_of_a_window_after_an_early
     assert "returned to its place" in text and "cutter lying off the coast" in text
     starts = [c["timestamp"][0] for c in out["chunks"]]
     assert len(starts) == 2 and starts == sorted(starts) and 4.0 <= starts[1] <= 5.0
-    # A window whose text reaches its end (jfk.wav: one window) needs no second pass.
+    # A window whose text reaches its end (jfk.wav: one window) needs no second pass; file windows
+    # are decoded as such (stream=False: the float32 encoder whatever STREAM_ENCODER_BF16 says).
     calls = []
     original = loaded.engine.decode
-    monkeypatch.setattr(loaded.engine, "decode", lambda items, ts: calls.append(len(items)) or original(items, ts))
+    monkeypatch.setattr(loaded.engine, "decode", lambda items, ts, **kw: calls.append((len(items), kw.get("stream"))) or original(items, ts, **kw))
     files.transcribe_file(loaded, Vad(), model.TranscribeItem(read("jfk.wav"), "en"), True, "vad")
-    assert calls == [1]
+    assert calls == [(1, False)]
 
 
 @pytest.mark.skipif(not cpu_has_bf16(), reason="this CPU has no native bf16 arithmetic")

@@ -11,6 +11,6 @@ describe('session options', () => {
   it('takes every figure from the config', () => {
     const config = parseConfig({ STREAM_DECODE_INTERVAL_S: '2', STREAM_PROMPT_CHARS: '0', WS_IDLE_TIMEOUT_MS: '5000' }, false);
     const options = sessionOptionsFrom(config, ['en'], createLogger('silent'));
-    expect(options).toMatchObject({ decodeIntervalS: 2, promptChars: 0, idleTimeoutMs: 5000, maxWindowS: 20, contextS: 4, contextGapS: 2, languages: ['en'] });
+    expect(options).toMatchObject({ decodeIntervalS: 2, promptChars: 0, idleTimeoutMs: 5000, maxWindowS: 20, contextS: 4, contextGapS: 1.2, languages: ['en'] });
   });
 });
