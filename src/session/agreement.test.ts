@@ -51,6 +51,17 @@ describe('LocalAgreement-2', () => {
     expect(texts(state)).toEqual(['the cabbage juice changes', 'color']);
   });
 
+  it('aligns away re-heard committed words that the model rewrote at their end, by the n-gram before them', () => {
+    // Committed in the window: "is recorded by Lord Byron." (times 0-2.5 s); the next decode hears
+    // them as "is recorded by board fire." and at times that are off, then the new words.
+    const state = commitAll(emptyAgreement, hyp('is recorded by Lord Byron.')).state;
+    const next = hyp('is recorded by board fire. I\'m from the cutter', 0.6);
+    expect(alignCommitted(state, next)).toBe(5);
+    expect(joinWords(agree(state, next).state.tentative)).toBe("I'm from the cutter");
+    // Heard again exactly: the prefix, as before.
+    expect(alignCommitted(state, hyp('is recorded by Lord Byron. I\'m from the cutter'))).toBe(5);
+  });
+
   it('commitAll commits the whole remainder (utterance end, finalize, end)', () => {
     const a = agree(emptyAgreement, hyp('ask not'));
     const b = commitAll(a.state, hyp('ask not what your country'));

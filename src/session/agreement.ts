@@ -120,8 +120,10 @@ export function freshWords(state: AgreementState, hypothesis: readonly Word[]): 
 
 /**
  * How many leading words of the hypothesis are the committed words still in the window. Exact
- * prefix first; else the longest tail n-gram (5..1) of those words found near the start; else by
- * time (words centred before the last committed word's end).
+ * prefix first; else the longest tail n-gram (5..1) of those words found near the start; else an
+ * n-gram (5..2) from further back, the words after it taken as re-heard one for one (the model
+ * rewrote the last committed words: "Lord Byron." heard again as "board fire."); else by time
+ * (words centred before the last committed word's end).
  */
 export function alignCommitted(state: AgreementState, hypothesis: readonly Word[]): number {
   const heard = state.committed.slice(state.committed.length - state.inWindow);
@@ -134,6 +136,24 @@ export function alignCommitted(state: AgreementState, hypothesis: readonly Word[
     const limit = Math.min(h.length - m, c.length + 2);
     for (let p = Math.max(0, c.length - m - 3); p <= limit; p++) {
       if (tail.every((word, i) => h[p + i] === word)) return p + m;
+    }
+  }
+  for (let m = Math.min(5, c.length - 1); m >= 2; m--) {
+    for (let from = c.length - m - 1; from >= 0; from--) {
+      const gram = c.slice(from, from + m);
+      const after = c.length - from - m;
+      const limit = Math.min(h.length - m, from + 3);
+      for (let p = Math.max(0, from - 3); p <= limit; p++) {
+        if (!gram.every((word, i) => h[p + i] === word)) continue;
+        // The words after it are taken as re-heard, but not one that the model joined to the next
+        // word ("25" committed, "25-30" heard): freshWords keeps its new part.
+        let k = p + m;
+        for (let j = 0; j < after && k < h.length; j++, k++) {
+          const committed = c[from + m + j]!;
+          if (h[k]!.length > committed.length && h[k]!.startsWith(committed)) break;
+        }
+        return k;
+      }
     }
   }
   const lastEnd = heard[heard.length - 1]!.end;
