@@ -165,8 +165,9 @@ def _run_mode(loaded: model_module.LoadedModel, vad: Any, item: model_module.Tra
     if mode == "vad":
         timestamps = kwargs["return_timestamps"]
         sampling = bool(kwargs["generate_kwargs"].get("do_sample"))
-        # The engine path (engine_call): English fixtures' WER 0.074 vs the pipeline's 0.093, all
-        # languages 0.118 vs 0.117, about 2.3x faster on this CPU (bench/results/vad-engine-cpu.json).
+        # The engine path (engine_call): English fixtures' WER 0.074 vs the pipeline's 0.093 (all
+        # languages 0.118 vs 0.117), RTF 0.198 vs 0.311 on the idle CPU
+        # (bench/results/vad-engine-cpu-idle.json, vad-engine-cpu.json).
         # FILE_VAD_ENGINE=false keeps the pipeline (beam 5) for every window.
         use_engine = os.environ.get("FILE_VAD_ENGINE", "true").lower() not in ("0", "false")
         if use_engine and loaded.engine is not None and timestamps != "word" and not sampling:

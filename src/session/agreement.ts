@@ -93,6 +93,14 @@ export function committedCut(state: AgreementState, backoff: number): number | u
   return segment !== undefined && segment > inside ? segment : inside;
 }
 
+/** The first position p in [lo, hi] (clamped to the hypothesis) where `gram` stands in `h`; -1 if none. */
+function findGram(h: readonly string[], gram: readonly string[], lo: number, hi: number): number {
+  for (let p = Math.max(0, lo); p <= Math.min(h.length - gram.length, hi); p++) {
+    if (gram.every((word, i) => h[p + i] === word)) return p;
+  }
+  return -1;
+}
+
 function commit(state: AgreementState, fresh: Word[], k: number): AgreementStep {
   const committedNow = fresh.slice(0, k);
   return {
@@ -132,28 +140,20 @@ export function alignCommitted(state: AgreementState, hypothesis: readonly Word[
   const c = heard.map((w) => normalizeWord(w.text));
   if (c.every((word, i) => h[i] === word)) return c.length;
   for (let m = Math.min(5, c.length); m >= 1; m--) {
-    const tail = c.slice(c.length - m);
-    const limit = Math.min(h.length - m, c.length + 2);
-    for (let p = Math.max(0, c.length - m - 3); p <= limit; p++) {
-      if (tail.every((word, i) => h[p + i] === word)) return p + m;
-    }
+    const p = findGram(h, c.slice(c.length - m), c.length - m - 3, c.length + 2);
+    if (p !== -1) return p + m;
   }
   for (let m = Math.min(5, c.length - 1); m >= 2; m--) {
     for (let from = c.length - m - 1; from >= 0; from--) {
-      const gram = c.slice(from, from + m);
-      const after = c.length - from - m;
-      const limit = Math.min(h.length - m, from + 3);
-      for (let p = Math.max(0, from - 3); p <= limit; p++) {
-        if (!gram.every((word, i) => h[p + i] === word)) continue;
-        // The words after it are taken as re-heard, but not one that the model joined to the next
-        // word ("25" committed, "25-30" heard): freshWords keeps its new part.
-        let k = p + m;
-        for (let j = 0; j < after && k < h.length; j++, k++) {
-          const committed = c[from + m + j]!;
-          if (h[k]!.length > committed.length && h[k]!.startsWith(committed)) break;
-        }
-        return k;
+      const p = findGram(h, c.slice(from, from + m), from - 3, from + 3);
+      if (p === -1) continue;
+      // The words after it are taken as re-heard, but not one that the model joined to the next
+      // word ("25" committed, "25-30" heard): freshWords keeps its new part.
+      let k = p + m;
+      for (let j = from + m; j < c.length && k < h.length; j++, k++) {
+        if (h[k]!.length > c[j]!.length && h[k]!.startsWith(c[j]!)) break;
       }
+      return k;
     }
   }
   const lastEnd = heard[heard.length - 1]!.end;

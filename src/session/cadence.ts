@@ -9,6 +9,6 @@
  * real interval stretches past `maxS` by itself.)
  */
 export function decodeInterval(lastDecodeMs: number, minS: number, maxS: number): number {
-  if (!Number.isFinite(lastDecodeMs)) return maxS; // no decode yet
+  // Before the first decode lastDecodeMs is Infinity: maxS.
   return Math.min(maxS, Math.max(minS, lastDecodeMs / 1000));
 }

@@ -267,8 +267,9 @@ export class Session {
     if (this.#decodeBusy || this.#state === 'closed' || this.#state === 'open') return;
     // Speech the window holds that is not committed yet (context kept before it does not count;
     // after `end`, word ends estimated a little early do not count as speech left behind either).
-    const margin = this.#state === 'draining' && this.#contextUntil() > 0 ? toSample(MISSED_SPEECH_S) : 0;
-    const heard = speechSince(this.#endpoint, Math.max(this.#window.start, this.#contextUntil() + margin)) || this.#agreement.tentative.length > 0;
+    const context = this.#contextUntil();
+    const margin = this.#state === 'draining' && context > 0 ? toSample(MISSED_SPEECH_S) : 0;
+    const heard = speechSince(this.#endpoint, Math.max(this.#window.start, context + margin)) || this.#agreement.tentative.length > 0;
     const flush = this.#flushes[0];
     if (flush !== undefined && flush <= this.#endpoint.pos + VAD_FRAME) {
       const until = Math.min(flush, this.#window.end);
@@ -358,7 +359,8 @@ export class Session {
       // a decode that heard nothing past the context while the VAD heard a second of new speech
       // drops the context, and the next decode starts where the new speech does.
       const nothingNew = step.committedNow.length === 0 && step.state.tentative.length === 0;
-      if (nothingNew && this.#contextUntil() > 0 && (this.#endpoint.lastSpeech ?? 0) - this.#contextUntil() >= toSample(CONTEXT_SKIPPED_S)) cut = toSeconds(this.#contextUntil());
+      const context = this.#contextUntil();
+      if (nothingNew && context > 0 && (this.#endpoint.lastSpeech ?? 0) - context >= toSample(CONTEXT_SKIPPED_S)) cut = toSeconds(context);
       if (cut !== undefined) {
         this.#window.trimTo(toSample(cut));
         this.#agreement = windowTrimmed(this.#agreement, toSeconds(this.#window.start));
