@@ -14,7 +14,9 @@ unknown). Here a request of K windows costs:
      (a per-row stopping criterion), and the pipeline's logits processors (timestamp rules,
      suppressed tokens) as generate() builds them from the model's generation config;
   5. the pipeline's own postprocess (the tokenizer's ASR decoding) per row, so a window's text and
-     chunks have exactly the pipeline's shape.
+     chunks have exactly the pipeline's shape; each word also gets its probability (`confidence`)
+     and, where the model names alignment heads, where in the window the model was listening when
+     it wrote the word (`attended`, AttentionProbe): the session's AlignAtt policy commits on that.
 
 A window's result does not depend on what else is in its batch (pytest: tests/test_engine.py
 compares batches of 1, 2, 4 and 8 with each window decoded alone).
@@ -24,6 +26,7 @@ the `vad` long-form mode, whose ≤ 30 s speech windows are decoded by this engi
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import threading
@@ -70,15 +73,15 @@ class EngineSettings:
     encoder_bf16: bool = False
 
 
-def attach_word_confidence(chunks: list[dict], confidences: list[float]) -> None:
-    """Give each chunk `confidence`: one number per whitespace-separated word of its text, when the
-    token words line up with the text's words (they do for space-separated scripts); else nothing."""
+def attach_per_word(chunks: list[dict], key: str, values: list[float]) -> None:
+    """Give each chunk `key`: one number per whitespace-separated word of its text, when the token
+    words line up with the text's words (they do for space-separated scripts); else nothing."""
     counts = [len(c["text"].split()) for c in chunks]
-    if sum(counts) != len(confidences):
+    if sum(counts) != len(values):
         return
     at = 0
     for chunk, n in zip(chunks, counts):
-        chunk["confidence"] = confidences[at:at + n]
+        chunk[key] = values[at:at + n]
         at += n
 
 
@@ -89,6 +92,71 @@ def cpu_has_bf16() -> bool:
         return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
     except (AttributeError, RuntimeError):
         return False
+
+
+class AttentionProbe:
+    """Where each decoder step of generate() listened: the cross-attention of the model's alignment
+    heads (generation_config.alignment_heads, the heads openai-whisper reads word times from) for the
+    step's last query position, averaged over the heads, arg-maxed over the row's real audio frames.
+
+    It is a forward hook on those layers' cross-attention modules that recomputes the few heads'
+    weights from the query and the cached keys, so the model keeps its own attention implementation
+    (sdpa returns no weights) and the cost is a (heads x 1500) product per step. The hooks live only
+    while one generate() runs, on the thread that runs it (SimulStreaming's AlignAtt reads the same
+    signal: a token whose attention sits in the last frames of the audio is not yet heard whole)."""
+
+    def __init__(self, decoder_model, heads: list, frames: list[int]):
+        self._by_layer: dict[int, list[int]] = {}
+        for layer, head in heads:
+            self._by_layer.setdefault(int(layer), []).append(int(head))
+        self._layers = decoder_model.model.decoder.layers
+        self._frames = torch.tensor(frames)
+        self._thread = threading.get_ident()
+        self._step: dict[int, torch.Tensor] = {}
+        self._positions: list[torch.Tensor] = []  # one per step: each row's attended position
+        self._handles: list = []
+
+    def __enter__(self) -> "AttentionProbe":
+        for layer in self._by_layer:
+            self._handles.append(self._layers[layer].encoder_attn.register_forward_hook(self._hook(layer), with_kwargs=True))
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for handle in self._handles:
+            handle.remove()
+        self._handles.clear()
+
+    def positions(self) -> Optional[torch.Tensor]:
+        """rows x steps: the encoder position each row attended at each step (on the CPU; one copy
+        for the whole generate(), no device sync per step); None if no step ran."""
+        return torch.stack(self._positions, dim=1).cpu() if self._positions else None
+
+    def _hook(self, layer: int):
+        heads = self._by_layer[layer]
+
+        def hook(module, args, kwargs, output):
+            if threading.get_ident() != self._thread:
+                return
+            hidden = args[0] if args else kwargs["hidden_states"]
+            cache = kwargs.get("cache", kwargs.get("past_key_values"))
+            cross = getattr(cache, "cross_attention_cache", None)
+            if cross is not None and len(cross.layers) > module.layer_idx and cross.layers[module.layer_idx].keys is not None:
+                keys = cross.layers[module.layer_idx].keys  # batch x heads x positions x head_dim
+            else:
+                states = kwargs["key_value_states"]
+                keys = module.k_proj(states).view(states.shape[0], -1, module.num_heads, module.head_dim).transpose(1, 2)
+            query = (module.q_proj(hidden[:, -1:]) * module.scaling).view(hidden.shape[0], module.num_heads, module.head_dim)
+            weights = torch.einsum("bhd,bhtd->bht", query[:, heads].float(), keys[:, heads].float()).softmax(-1)
+            self._step[layer] = weights.sum(1)
+            if len(self._step) == len(self._by_layer):
+                total = sum(self._step.values())
+                self._step = {}
+                # Only the row's real audio counts (the rest of the 30 s is padding).
+                frames = self._frames.to(total.device)
+                outside = torch.arange(total.shape[1], device=total.device)[None, :] >= frames.clamp(min=1)[:, None]
+                self._positions.append(total.masked_fill(outside, float("-inf")).argmax(-1))
+
+        return hook
 
 
 class RowTokenCap(StoppingCriteria):
@@ -145,6 +213,7 @@ class WindowEngine:
         self._task_to_id: dict = getattr(config, "task_to_id", None) or {}
         self._lang_ids = torch.tensor(list(self._lang_to_id.values()), device=device) if self._lang_to_id else None
         self._max_target = self._model.config.max_target_positions
+        self._alignment_heads = getattr(config, "alignment_heads", None) or []
         self._lock = threading.Lock()
 
     def describe(self) -> dict:
@@ -220,19 +289,20 @@ class WindowEngine:
         return tokens
 
     def _generate(self, hidden: torch.Tensor, prefixes: list[list[int]], caps: list[int], languages: list[str],
-                  timestamps: bool, stats: BatchStats) -> list[torch.Tensor]:
+                  timestamps: bool, frames: list[int], stats: BatchStats) -> list[tuple]:
         if self._int8 is None:
             stats.generate_rows.append(len(prefixes))
-            return self._generate_batch(self._model, hidden, prefixes, caps, languages, timestamps)
+            return self._generate_batch(self._model, hidden, prefixes, caps, languages, timestamps, frames)
         out = []
         for row in range(len(prefixes)):
             stats.generate_rows.append(1)
             out += self._generate_batch(self._int8, hidden[row:row + 1], prefixes[row:row + 1], caps[row:row + 1],
-                                        languages[row:row + 1], timestamps)
+                                        languages[row:row + 1], timestamps, frames[row:row + 1])
         return out
 
     def _generate_batch(self, decoder_model, hidden: torch.Tensor, prefixes: list[list[int]], caps: list[int],
-                        languages: list[str], timestamps: bool) -> list[torch.Tensor]:
+                        languages: list[str], timestamps: bool, frames: list[int]) -> list[tuple]:
+        """Each row's (tokens, token probabilities, attended encoder position per token or None)."""
         width = max(len(p) for p in prefixes)
         ids = torch.full((len(prefixes), width), self._pad, dtype=torch.long)
         mask = torch.zeros((len(prefixes), width), dtype=torch.long)
@@ -247,25 +317,32 @@ class WindowEngine:
             # Our prefixes already hold each row's language and task; naming the languages keeps
             # generate() from running language detection to build init tokens it then ignores.
             kwargs["language"] = languages
+        probe = AttentionProbe(decoder_model, self._alignment_heads, frames) if self._alignment_heads else None
         # One decoding pass (force_unique_generate_call): Whisper's generate() otherwise treats a
         # window whose last segment is unfinished like long-form audio, drops that segment and
         # decodes again from its start (which needs input_features). The unfinished tail is kept
         # here: the session's agreement decides what of it to trust.
-        output = decoder_model.generate(
-            encoder_outputs=BaseModelOutput(last_hidden_state=hidden), decoder_input_ids=ids,
-            decoder_attention_mask=mask, return_timestamps=timestamps, max_new_tokens=cap,
-            force_unique_generate_call=True, return_dict_in_generate=True, output_scores=True,
-            stopping_criteria=StoppingCriteriaList([RowTokenCap(width, caps, hidden.device)]), **kwargs)
+        with probe if probe is not None else contextlib.nullcontext():
+            output = decoder_model.generate(
+                encoder_outputs=BaseModelOutput(last_hidden_state=hidden), decoder_input_ids=ids,
+                decoder_attention_mask=mask, return_timestamps=timestamps, max_new_tokens=cap,
+                force_unique_generate_call=True, return_dict_in_generate=True, output_scores=True,
+                stopping_criteria=StoppingCriteriaList([RowTokenCap(width, caps, hidden.device)]), **kwargs)
         sequences = output["sequences"]  # a ModelOutput with return_dict_in_generate
         if sequences.shape[1] >= width and torch.equal(sequences[:, :width].cpu(), ids.cpu()):
             sequences = sequences[:, width:]  # the prefix comes back first
         probs = self._token_probs(sequences, output.get("scores"))
+        # Step j of generate() wrote token j (the first step is the prefix's forward).
+        attended = probe.positions() if probe is not None else None
+        if attended is not None and attended.shape[1] != sequences.shape[1]:
+            attended = None
         out = []
         for row in range(len(prefixes)):
             seq = sequences[row]
             # Rows that stopped early are padded (the pad token is Whisper's end of text).
-            keep = seq != self._pad
-            out.append((seq[keep].cpu(), probs[row][keep.cpu()] if probs is not None else None))
+            keep = (seq != self._pad).cpu()
+            out.append((seq[keep].cpu(), probs[row][keep] if probs is not None else None,
+                        attended[row][keep] if attended is not None else None))
         return out
 
     @staticmethod
@@ -277,24 +354,31 @@ class WindowEngine:
         steps = torch.stack([step.float() for step in scores], dim=1)  # rows × steps × vocab
         return steps.softmax(-1).gather(-1, sequences[:, :, None].to(steps.device))[:, :, 0].cpu()
 
-    def _postprocess(self, tokens: torch.Tensor, timestamps: bool, probs: Optional[torch.Tensor] = None) -> dict:
+    def _postprocess(self, tokens: torch.Tensor, timestamps: bool, probs: Optional[torch.Tensor] = None,
+                     attended: Optional[torch.Tensor] = None) -> dict:
         out = self._pipe.postprocess([{"tokens": tokens[None]}], return_timestamps=timestamps or None)
         chunks = []
         for chunk in out.get("chunks") or []:
             start, end = chunk.get("timestamp", (None, None))
             chunks.append({"text": chunk["text"], "timestamp": [start, end]})
+        words = self._word_tokens(tokens)
         if probs is not None:
-            attach_word_confidence(chunks, self._word_probs(tokens, probs))
+            attach_per_word(chunks, "confidence", [
+                round(math.exp(sum(math.log(max(float(probs[i]), 1e-9)) for i in w) / len(w)), 4) for w in words])
+        if attended is not None:
+            # A word is heard once all its tokens are: the latest position any of them attended.
+            attach_per_word(chunks, "attended", [round(max(int(attended[i]) for i in w) / POSITIONS_PER_SECOND, 2)
+                                                 for w in words])
         return {"text": out.get("text", ""), "chunks": chunks}
 
-    def _word_probs(self, tokens: torch.Tensor, probs: torch.Tensor) -> list[float]:
-        """Confidence of each word of the decoded text, in order: the geometric mean of its tokens'
-        probabilities. A word starts at a token with a leading space (Whisper's byte-level BPE
-        writes it as 'Ġ') or at the first text token after a special or timestamp token."""
-        words: list[list[float]] = []
+    def _word_tokens(self, tokens: torch.Tensor) -> list[list[int]]:
+        """The token indexes of each word of the decoded text, in order. A word starts at a token
+        with a leading space (Whisper's byte-level BPE writes it as 'Ġ') or at the first text token
+        after a special or timestamp token."""
+        words: list[list[int]] = []
         boundary = True
         eot = self._tokenizer.eos_token_id
-        for token, p in zip(tokens.tolist(), probs.tolist()):
+        for index, token in enumerate(tokens.tolist()):
             if token >= eot:  # <|endoftext|>, the special tokens and the timestamps come after it
                 boundary = True
                 continue
@@ -302,8 +386,8 @@ class WindowEngine:
             if boundary or piece.startswith("Ġ") or not words:
                 words.append([])
             boundary = False
-            words[-1].append(max(p, 1e-9))
-        return [round(math.exp(sum(math.log(p) for p in w) / len(w)), 4) for w in words if w]
+            words[-1].append(index)
+        return words
 
     # ---- the request -------------------------------------------------------------------------
 
@@ -343,7 +427,8 @@ class WindowEngine:
                             for i, lang in zip(rows, languages)]
                 caps = [items[i].max_new_tokens or self._max_new_tokens for i in rows]
                 kept_hidden = hidden if len(keep) == len(indexes) else hidden[torch.tensor(keep, device=hidden.device)]
-                sequences = self._generate(kept_hidden, prefixes, caps, languages, timestamps, stats)
-                for i, lang, (tokens, probs) in zip(rows, languages, sequences):
-                    results[i] = {**self._postprocess(tokens, timestamps, probs), "language": lang}
+                frames = [min(positions, math.ceil(len(items[i].audio) / SAMPLING_RATE * POSITIONS_PER_SECOND)) for i in rows]
+                sequences = self._generate(kept_hidden, prefixes, caps, languages, timestamps, frames, stats)
+                for i, lang, (tokens, probs, attended) in zip(rows, languages, sequences):
+                    results[i] = {**self._postprocess(tokens, timestamps, probs, attended), "language": lang}
         return [r for r in results if r is not None], stats

@@ -60,6 +60,9 @@ export const envSchema = z.object({
   STREAM_TRIM_COMMITTED: z.enum(['true', 'false']).default('false'),
   /** LocalAgreement-n: consecutive hypotheses that must agree before a word is committed. */
   STREAM_AGREEMENT: int(2, 3).default(2),
+  /** alignatt: a word is also committed on its first decode once the model wrote it listening STREAM_ALIGNATT_MARGIN_S before the window's end. */
+  STREAM_COMMIT_POLICY: z.enum(['local-agreement', 'alignatt']).default('alignatt'),
+  STREAM_ALIGNATT_MARGIN_S: z.coerce.number().min(0).max(5).default(0.5),
   /** Stream-window engine (sidecar/engine.py): encoder on the window's length + STREAM_AUDIO_CTX_PAD_S; int8 linear layers on CPU. */
   STREAM_AUDIO_CTX: z.enum(['true', 'false']).default('false'),
   STREAM_AUDIO_CTX_PAD_S: z.coerce.number().min(1).max(30).default(3),

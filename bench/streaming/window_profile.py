@@ -37,9 +37,9 @@ with torch.inference_mode():
         steps["encoder_bf16_s"], _ = timed(lambda: eng._encode(feats, 1500, bf16=True))
         steps["first_step_bf16_s"], _ = timed(lambda: eng._first_step(hidden, bf16=True))
     steps["first_step_f32_s"], _ = timed(lambda: eng._first_step(hidden, bf16=False))
-    steps["generate_int8_s"], seq = timed(lambda: eng._generate(hidden, prefix, [80], ["en"], True, BatchStats(1)))
+    steps["generate_int8_s"], seq = timed(lambda: eng._generate(hidden, prefix, [80], ["en"], True, [400], BatchStats(1)))
     int8, eng._int8 = eng._int8, None
-    steps["generate_f32_s"], _ = timed(lambda: eng._generate(hidden, prefix, [80], ["en"], True, BatchStats(1)))
+    steps["generate_f32_s"], _ = timed(lambda: eng._generate(hidden, prefix, [80], ["en"], True, [400], BatchStats(1)))
     eng._int8 = int8
     steps["encoder_audio_ctx_10s_s"], _ = timed(lambda: eng._encode(feats, 500, bf16=False))
 steps["window_decode_default_s"], result = timed(lambda: eng.decode([item], True, stream=False))

@@ -90,6 +90,19 @@ def test_windows_are_transcribed(alone):
     assert all(r["chunks"] and r["chunks"][0]["timestamp"][0] == 0.0 for r in alone)
 
 
+def test_each_word_says_where_the_model_listened_while_writing_it(loaded):
+    # jfk.wav's first 11 s: "And so my fellow Americans" in its first 2.2 s, "ask not" at 3.3-4.2 s,
+    # "what your country can do for you" at 5.2-7.6 s, "ask what you can do for your country" after.
+    result = loaded.engine.decode([model.TranscribeItem(read("jfk.wav", 0, 11), "en", max_new_tokens=60)], True)[0][0]
+    words = [w.strip(",.").lower() for c in result["chunks"] for w in c["text"].split()]
+    attended = [a for c in result["chunks"] for a in c["attended"]]
+    assert len(attended) == len(words) and all(0 <= a <= 11 for a in attended)
+    at = dict(zip(reversed(words), reversed(attended)))  # each word's first occurrence
+    assert at["and"] < 1.0 and at["fellow"] <= 2.5 and 3.0 <= at["ask"] <= 4.3 and 5.6 <= at["country"] <= 7.0
+    # In order, within the second of slack the session allows (agreement.ts heardPrefix).
+    assert all(b >= a - 1.0 for a, b in zip(attended, attended[1:]))
+
+
 def test_the_float_model_on_30_s_batches_the_same_way(loaded):
     items = windows()[2:4]
     alone = [loaded.engine.decode([item], True)[0][0] for item in items]

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { agree, alignCommitted, commitAll, committedCut, emptyAgreement, lastCommittedSegmentEnd, windowTrimmed, type AgreementState } from './agreement.js';
+import { agree, alignCommitted, commitAll, committedCut, commitTentative, emptyAgreement, heardPrefix, lastCommittedSegmentEnd, windowTrimmed, type AgreementState } from './agreement.js';
 import { joinWords, type Word } from './hypothesis.js';
 
 /** Words with 0.5 s each from `from` s; a trailing '|' marks a closed segment end. */
@@ -149,5 +149,58 @@ describe('LocalAgreement-2', () => {
     // Words that merely start like the committed one are left alone.
     const other = commitAll(agree(agree(emptyAgreement, hyp('a well done')).state, hyp('a well done')).state, [...hyp('a'), { text: 'wellington', start: 0.8, end: 1.6 }]).state;
     expect(joinWords(other.committed)).toBe('a well wellington');
+  });
+});
+
+/** Words of `hyp` with the times (s) the model listened at while writing each (AlignAtt). */
+const attending = (text: string, attended: number[], from = 0): Word[] => hyp(text, from).map((w, i) => ({ ...w, attended: attended[i]! }));
+
+describe('AlignAtt beside LocalAgreement', () => {
+  it('commits on one decode the leading words the model wrote while listening before the margin', () => {
+    // jfk.wav's first 6 s as the engine decodes them: the last words guess past what was heard.
+    const words = attending('And so my fellow Americans ask not what you are coming to.', [0.38, 0.7, 1.06, 1.5, 1.66, 3.28, 4.04, 5.4, 5.68, 5.78, 5.96, 4.8]);
+    const step = agree(emptyAgreement, words, 2, 6 - 0.5);
+    // 'what' was heard (5.4 s) but is the run's last word: the model may not have heard its end.
+    expect(joinWords(step.committedNow)).toBe('And so my fellow Americans ask not');
+    expect(joinWords(step.state.tentative)).toBe('what you are coming to.');
+    // The next decode commits what it heard past the committed words, once.
+    const next = agree(step.state, attending('And so my fellow Americans ask not what your country can', [0.4, 0.68, 1.06, 1.5, 1.66, 3.66, 4.04, 5.4, 5.68, 6.18, 6.52]), 2, 7 - 0.5);
+    expect(joinWords(next.committedNow)).toBe('what your');
+  });
+
+  it('without heardUntil it is LocalAgreement alone: nothing from one decode', () => {
+    expect(agree(emptyAgreement, attending('ask not what', [0.5, 1, 1.5])).committedNow).toEqual([]);
+  });
+
+  it('stops at a word without an attention time, past the limit, or far behind the words before it', () => {
+    expect(heardPrefix(attending('a b c d', [1, 2, 2.4, 3]), 2.5)).toBe(2);
+    expect(heardPrefix(hyp('a b c'), 10)).toBe(0);
+    expect(heardPrefix(attending('a b c d e', [1, 2, 4, 2.5, 2]), 5)).toBe(2);
+    expect(heardPrefix([], 5)).toBe(0);
+  });
+
+  it('leaves out the run\'s last word unless it closes a segment', () => {
+    expect(heardPrefix(attending('a b c', [1, 2, 3]), 2.5)).toBe(1);
+    expect(heardPrefix(attending('a b| c', [1, 2, 3]), 2.5)).toBe(2);
+  });
+
+  it('never commits less than LocalAgreement would', () => {
+    const first = agree(emptyAgreement, attending('one two three four', [0.2, 0.7, 1.2, 1.7]), 2, 0.1);
+    expect(first.committedNow).toEqual([]);
+    const second = agree(first.state, attending('one two three four five', [0.2, 0.7, 1.2, 1.7, 2.2]), 2, 0.1);
+    expect(joinWords(second.committedNow)).toBe('one two three four');
+  });
+});
+
+describe('commitTentative', () => {
+  it('commits the tentative words centred before the point, as a flush decode of the same audio would', () => {
+    const state = agree(agree(emptyAgreement, hyp('one two')).state, hyp('one two three four five')).state;
+    expect(texts(state)).toEqual(['one two', 'three four five']);
+    // 'four' lies at 1.5-2 s: centred before 2.1, 'five' (2-2.5) is not.
+    const step = commitTentative(state, 2.1);
+    expect(joinWords(step.committedNow)).toBe('three four');
+    expect(texts(step.state)).toEqual(['one two three four', 'five']);
+    expect(step.state.inWindow).toBe(state.inWindow + 2);
+    expect(commitTentative(step.state, 0.5).committedNow).toEqual([]);
   });
 });

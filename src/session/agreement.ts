@@ -37,9 +37,10 @@ function sharedPrefix(a: readonly Word[], b: readonly Word[]): number {
  * Feed the hypothesis of the current window; commit what it shares with the previous one
  * (`n` = 2), or with the previous two (`n` = 3: one more decode per word, but a short window's
  * greedy slip that two consecutive decodes repeat, e.g. "asked not" for "ask not" at 4.5 and 5.5 s
- * of jfk.wav, is not committed).
+ * of jfk.wav, is not committed). With `heardUntil` (AlignAtt, see heardPrefix) the words the model
+ * had heard whole are committed too, on their first decode.
  */
-export function agree(state: AgreementState, hypothesis: readonly Word[], n: 2 | 3 = 2): AgreementStep {
+export function agree(state: AgreementState, hypothesis: readonly Word[], n: 2 | 3 = 2, heardUntil?: number): AgreementStep {
   const fresh = freshWords(state, hypothesis);
   let k = sharedPrefix(fresh, state.tentative);
   if (n === 3) k = Math.min(k, sharedPrefix(fresh, state.older ?? []));
@@ -48,13 +49,50 @@ export function agree(state: AgreementState, hypothesis: readonly Word[], n: 2 |
   // word through the prompt. Hold it back until a decode hears what follows, unless Whisper closed
   // its segment before the window's end (a pause: the punctuation is heard, not guessed).
   if (k > 0 && k === fresh.length && fresh[k - 1]!.segmentEnd === undefined) k -= 1;
+  if (heardUntil !== undefined) k = Math.max(k, heardPrefix(fresh, heardUntil));
   return commit(state, fresh, k);
+}
+
+/** How far back (s) a word's attention may fall behind the words before it and still count as in order. */
+const ATTENDED_SLACK_S = 1.0;
+
+/**
+ * AlignAtt (Papi et al. 2023; SimulStreaming): leading words the model wrote while listening at or
+ * before `heardUntil` (the window's end less a margin): audio after them was heard, so one decode
+ * is enough. The run stops at the first word without an attention time, attending past that
+ * point, or attending far behind the words before it (a word the model wrote without listening to
+ * it). The last word of the run is left out unless it closes a segment: the model may not have
+ * heard its end ("America" written for the "Americans" a window cuts in two); the word after it
+ * being heard says it was. Punctuation is a token of its word and attends to what follows it
+ * ("Americans," listens to "ask"), so a sentence end at the window's edge waits for that audio.
+ */
+export function heardPrefix(words: readonly Word[], heardUntil: number): number {
+  let k = 0;
+  let latest = Number.NEGATIVE_INFINITY;
+  for (const word of words) {
+    const at = word.attended;
+    if (at === undefined || at > heardUntil || at < latest - ATTENDED_SLACK_S) break;
+    latest = Math.max(latest, at);
+    k++;
+  }
+  return k > 0 && words[k - 1]!.segmentEnd === undefined ? k - 1 : k;
 }
 
 /** Commit everything the hypothesis adds after the committed words (utterance end, finalize, end). */
 export function commitAll(state: AgreementState, hypothesis: readonly Word[]): AgreementStep {
   const fresh = freshWords(state, hypothesis);
   const step = commit(state, fresh, fresh.length);
+  return { ...step, state: { ...step.state, older: [] } };
+}
+
+/**
+ * Commit the tentative words centred before `until` s: what a flush decode of the same audio would
+ * commit, for an utterance end that the last decode heard whole already (session.ts).
+ */
+export function commitTentative(state: AgreementState, until: number): AgreementStep {
+  let k = 0;
+  while (k < state.tentative.length && (state.tentative[k]!.start + state.tentative[k]!.end) / 2 < until) k++;
+  const step = commit(state, state.tentative.slice(), k);
   return { ...step, state: { ...step.state, older: [] } };
 }
 

@@ -14,6 +14,8 @@ export interface Word {
   segmentEnd?: number;
   /** The model's probability for the word (its tokens' geometric mean), where the sidecar gave one. */
   confidence?: number;
+  /** Where on the timeline (s) the model listened while it wrote the word, where the sidecar said (AlignAtt). */
+  attended?: number;
 }
 
 /** Lower-case letters and digits only: what two hypotheses must share for a word to agree. */
@@ -44,13 +46,14 @@ export function wordsOf(chunks: readonly Chunk[], offset: number, duration: numb
     }
     const total = parts.reduce((n, p) => n + p.length, 0);
     const confidence = chunk.confidence?.length === parts.length ? chunk.confidence : undefined;
+    const attended = chunk.attended?.length === parts.length ? chunk.attended : undefined;
     let seen = 0;
     parts.forEach((text, i) => {
       const a = start + ((end - start) * seen) / total;
       seen += text.length;
       const b = start + ((end - start) * seen) / total;
       const last = i === parts.length - 1;
-      out.push({ text, start: offset + a, end: offset + b, ...(last && closed ? { segmentEnd: offset + end } : {}), ...(confidence ? { confidence: confidence[i]! } : {}) });
+      out.push({ text, start: offset + a, end: offset + b, ...(last && closed ? { segmentEnd: offset + end } : {}), ...(confidence ? { confidence: confidence[i]! } : {}), ...(attended ? { attended: offset + attended[i]! } : {}) });
     });
   });
   return dropRepetitionLoop(out);

@@ -88,6 +88,12 @@ export interface SessionOptions {
   minDecodeIntervalS: number;
   /** LocalAgreement-n: a word is committed once this many consecutive hypotheses agree on it. */
   agreement: 2 | 3;
+  /**
+   * AlignAtt beside LocalAgreement (STREAM_COMMIT_POLICY=alignatt): a word is also committed on its
+   * first decode when the model wrote it listening at least this many seconds before the window's
+   * end (STREAM_ALIGNATT_MARGIN_S). Undefined: LocalAgreement only.
+   */
+  alignAttMarginS?: number;
   /** After a commit, start the window at the last committed word instead of the last committed segment end. */
   trimCommitted: boolean;
   maxWindowS: number;

@@ -13,6 +13,11 @@ export const chunkSchema = z.object({
   language: z.string().nullable().optional(),
   /** Stream windows: each word's probability (geometric mean of its tokens'), one per whitespace-separated word of `text`. */
   confidence: z.array(z.number().min(0).max(1)).optional(),
+  /**
+   * Stream windows: where in the window (s) the model's alignment heads listened while it wrote each
+   * word (the latest of its tokens), one per whitespace-separated word of `text`; AlignAtt commits on it.
+   */
+  attended: z.array(z.number().min(0)).optional(),
 });
 export type Chunk = z.infer<typeof chunkSchema>;
 

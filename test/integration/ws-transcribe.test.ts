@@ -101,6 +101,47 @@ describe('streamed accuracy and stability', () => {
   });
 });
 
+describe('commit policy', () => {
+  /** The first interim after 2.5 s of jfk.wav arrives at once: what its first decode committed. */
+  async function firstInterim(serverUrl: string) {
+    const pcm = readWavPcm('jfk.wav');
+    const client = await WsClient.connect(serverUrl);
+    client.send({ type: 'config', language: 'en' });
+    client.send(pcm.subarray(0, 80_000));
+    // An interim goes out in reply to an audio frame: 10 ms frames keep coming until one does, too
+    // little audio for a second decode (0.5 s at least) or an utterance end (0.8 s of pause).
+    let at = 80_000;
+    for (; !client.messages.some((m) => m.type === 'interim' || m.type === 'error') && at < pcm.length; at += 320) {
+      client.send(pcm.subarray(at, at + 320));
+      await sleep(100);
+    }
+    for (; at < pcm.length; at += 32_000) client.send(pcm.subarray(at, at + 32_000));
+    client.send({ type: 'end' });
+    const r = await client.result();
+    return { first: r.interims[0], r };
+  }
+
+  it('AlignAtt (the default) commits on a session\'s first decode what the model heard whole; LocalAgreement alone commits nothing there', async () => {
+    const { first, r } = await firstInterim(url);
+    expect(r.errors).toEqual([]);
+    // "And so my fellow Americans" fills jfk.wav's first 2.2 s: the words the model wrote while
+    // listening before 2.0 s (2.5 s less the 0.5 s margin) are committed at once, less the last.
+    expect(String(first?.committed)).toMatch(/^And so,? my/);
+    expect(wer(transcript('jfk.wav'), String(r.final!.text))).toBeLessThanOrEqual(0.1);
+    expect(String(r.final!.text).startsWith(String(first!.committed))).toBe(true);
+    const local = await startServer(testConfig({ LOG_LEVEL: 'info', STREAM_COMMIT_POLICY: 'local-agreement' }), testLogger().log);
+    try {
+      await waitForState(local.supervisor, 'ready');
+      const la = await firstInterim(wsUrl(local.url));
+      expect(la.r.errors).toEqual([]);
+      expect(la.first?.committed).toBe('');
+      expect(wer(transcript('jfk.wav'), String(la.r.final!.text))).toBeLessThanOrEqual(0.1);
+    } finally {
+      await local.close();
+    }
+  });
+});
+
 describe('two utterances with a pause between', () => {
   it('every word of both reaches the final; committed text only grows across many interims', async () => {
     const pcm = Buffer.concat([readWavPcm('jfk.wav'), Buffer.alloc(32_000), readWavPcm('fleurs-en-003.wav')]);
