@@ -17,6 +17,16 @@ describe('wordsOf', () => {
     expect(words.map((x) => x.confidence)).toEqual([0.45, 0.9, 0.99, undefined, undefined]);
   });
 
+  it('carries where the model listened for each word onto the timeline, and starts a segment timed from a pause where its first word was heard', () => {
+    // The window holds 2 s of pause, then "The cabbage juice": Whisper times the segment from 0.
+    const words = wordsOf([{ text: ' The cabbage juice', timestamp: [0, 3], attended: [2.3, 2.6, 2.9] }], 10, 4, false);
+    expect(words.map((x) => x.attended)).toEqual([12.3, 12.6, 12.9]);
+    expect(words[0]!.start).toBeCloseTo(12);
+    expect(words[2]!.end).toBe(13);
+    // Heard within a second of the segment's start: Whisper's own times stand.
+    expect(wordsOf([{ text: ' ask not', timestamp: [1, 2], attended: [1.4, 1.9] }], 0, 3, false)[0]!.start).toBe(1);
+  });
+
   it('does not mark a segment that runs to the end of the window, or has no end, as closed', () => {
     expect(wordsOf([{ text: ' one two', timestamp: [0, 2.9] }], 0, 3, false)[1]!.segmentEnd).toBeUndefined();
     const open = wordsOf([{ text: ' one', timestamp: [0, null] }], 0, 3, false);

@@ -24,6 +24,11 @@ export function normalizeWord(text: string): string {
   return n === '' ? text.trim() : n;
 }
 
+/** A segment's first word heard this much later than the segment's start: the segment starts in a pause. */
+const LEADING_PAUSE_S = 1.0;
+/** How far before the place the model listened at for a word the word starts (it listens near its end). */
+const ATTENDED_LEAD_S = 0.3;
+
 /** Sentence-final punctuation: in word mode, where a word closes a sentence, the window may be cut. */
 const SENTENCE_END = /[.?!。？！]["')\]]*$/;
 
@@ -34,7 +39,7 @@ const SENTENCE_END = /[.?!。？！]["')\]]*$/;
 export function wordsOf(chunks: readonly Chunk[], offset: number, duration: number, words: boolean): Word[] {
   const out: Word[] = [];
   chunks.forEach((chunk, index) => {
-    const start = Math.min(chunk.timestamp[0] ?? 0, duration);
+    let start = Math.min(chunk.timestamp[0] ?? 0, duration);
     const end = Math.min(Math.max(chunk.timestamp[1] ?? duration, start), duration);
     const parts = chunk.text.split(/\s+/).filter(Boolean);
     if (parts.length === 0) return;
@@ -47,6 +52,9 @@ export function wordsOf(chunks: readonly Chunk[], offset: number, duration: numb
     const total = parts.reduce((n, p) => n + p.length, 0);
     const confidence = chunk.confidence?.length === parts.length ? chunk.confidence : undefined;
     const attended = chunk.attended?.length === parts.length ? chunk.attended : undefined;
+    // A window that starts with a pause gets its first segment timed from 0 (<|0.00|>) although
+    // the speech starts later: where the model listened for the first word says where it starts.
+    if (attended && attended[0]! - start > LEADING_PAUSE_S) start = Math.min(end, attended[0]! - ATTENDED_LEAD_S);
     let seen = 0;
     parts.forEach((text, i) => {
       const a = start + ((end - start) * seen) / total;

@@ -278,11 +278,7 @@ export class Session {
     if (flush !== undefined && flush <= this.#endpoint.pos + VAD_FRAME) {
       const until = Math.min(flush, this.#window.end);
       this.#flushes.shift();
-      // The last decode heard all the speech before this point already (an utterance end is
-      // reported 0.8 s after the speech): its tentative words are what a decode of the same audio
-      // would give, so they are committed without one (a decode, ~1 s on a CPU, saved).
-      const spoken = Math.min(until, (this.#endpoint.lastSpeech ?? 0) + toSample(HEARD_PAD_S));
-      if (heard && this.#tentativeUntil > 0 && this.#tentativeUntil >= spoken) {
+      if (heard && this.#tentativeCovers(until)) {
         this.#flushed(until, commitTentative(this.#agreement, toSeconds(until)));
         return this.#committed();
       }
@@ -307,6 +303,23 @@ export class Session {
     }
     if (this.#window.end - Math.max(this.#decodedUntil, this.#window.start) < toSample(this.#decodeInterval())) return;
     this.#decode(this.#window.end, toSeconds(this.#window.length) > this.options.maxWindowS ? 'cut' : 'agree');
+  }
+
+  /**
+   * Whether the last decode's hypothesis (the tentative words) can stand for a flush decode up to
+   * `until`, which then costs nothing (a decode, ~1 s on a CPU, saved per utterance end; the VAD
+   * reports an utterance end 0.8 s after the speech, so the last decode has often heard it all):
+   * it heard all the speech before `until`, no speech after it (the VAD judged all it decoded and
+   * heard none: words of the next utterance, which Whisper may time inside the last segment, stay
+   * out), and it did not stop early (its last word ends near the last speech).
+   */
+  #tentativeCovers(until: number): boolean {
+    const lastSpeech = this.#endpoint.lastSpeech;
+    if (this.#tentativeUntil === 0 || lastSpeech === undefined || lastSpeech > until) return false;
+    if (this.#tentativeUntil < Math.min(until, lastSpeech + toSample(HEARD_PAD_S))) return false;
+    if (this.#tentativeUntil > this.#endpoint.pos) return false;
+    const last = this.#agreement.tentative[this.#agreement.tentative.length - 1] ?? (this.#agreement.inWindow > 0 ? this.#agreement.committed[this.#agreement.committed.length - 1] : undefined);
+    return last !== undefined && toSample(last.end) >= lastSpeech - toSample(MISSED_SPEECH_S);
   }
 
   /** Seconds of new audio worth a re-decode (cadence.ts). */
