@@ -1,8 +1,10 @@
 /**
- * @module LocalAgreement-2 (Macháček et al., whisper_streaming): a word is committed once two
- * consecutive hypotheses of the growing window agree on it and on everything before it. Committed
- * words never change. Each hypothesis re-hears the committed words still inside the window; they
- * are aligned away first, so only the words after them take part in the agreement. Pure.
+ * @module When words become committed. LocalAgreement-2 (Macháček et al., whisper_streaming): a
+ * word is committed once two consecutive hypotheses of the growing window agree on it and on
+ * everything before it; with AlignAtt beside it (heardPrefix), also on its first decode once the
+ * model wrote it listening far enough before the window's end. Committed words never change. Each
+ * hypothesis re-hears the committed words still inside the window; they are aligned away first, so
+ * only the words after them take part. Pure.
  */
 import { normalizeWord, type Word } from './hypothesis.js';
 
