@@ -113,6 +113,7 @@ class AttentionProbe:
         self._frames = torch.tensor(frames)
         self._thread = threading.get_ident()
         self._step: dict[int, torch.Tensor] = {}
+        self._padding: Optional[torch.Tensor] = None  # rows x positions: past each row's real audio
         self._positions: list[torch.Tensor] = []  # one per step: each row's attended position
         self._handles: list = []
 
@@ -151,10 +152,12 @@ class AttentionProbe:
             if len(self._step) == len(self._by_layer):
                 total = sum(self._step.values())
                 self._step = {}
-                # Only the row's real audio counts (the rest of the 30 s is padding).
-                frames = self._frames.to(total.device)
-                outside = torch.arange(total.shape[1], device=total.device)[None, :] >= frames.clamp(min=1)[:, None]
-                self._positions.append(total.masked_fill(outside, float("-inf")).argmax(-1))
+                # Only the row's real audio counts (the rest of the 30 s is padding); the mask is
+                # built on the first step, not on every one.
+                if self._padding is None:
+                    frames = self._frames.to(total.device).clamp(min=1)
+                    self._padding = torch.arange(total.shape[1], device=total.device)[None, :] >= frames[:, None]
+                self._positions.append(total.masked_fill(self._padding, float("-inf")).argmax(-1))
 
         return hook
 

@@ -318,7 +318,7 @@ export class Session {
     if (this.#tentativeUntil === 0 || lastSpeech === undefined || lastSpeech > until) return false;
     if (this.#tentativeUntil < Math.min(until, lastSpeech + toSample(HEARD_PAD_S))) return false;
     if (this.#tentativeUntil > this.#endpoint.pos) return false;
-    const last = this.#agreement.tentative[this.#agreement.tentative.length - 1] ?? (this.#agreement.inWindow > 0 ? this.#agreement.committed[this.#agreement.committed.length - 1] : undefined);
+    const last = this.#agreement.tentative[this.#agreement.tentative.length - 1] ?? this.#lastCommittedInWindow();
     return last !== undefined && toSample(last.end) >= lastSpeech - toSample(MISSED_SPEECH_S);
   }
 
@@ -445,9 +445,14 @@ export class Session {
 
   /** Where the committed words of the window end (the context); 0 when it keeps none. */
   #contextUntil(): number {
-    if (this.options.contextS <= 0 || this.#agreement.inWindow === 0) return 0;
-    const last = this.#agreement.committed[this.#agreement.committed.length - 1]!;
+    const last = this.#lastCommittedInWindow();
+    if (this.options.contextS <= 0 || last === undefined) return 0;
     return toSample(last.segmentEnd ?? last.end);
+  }
+
+  /** The last committed word, if the window still holds it. */
+  #lastCommittedInWindow(): Word | undefined {
+    return this.#agreement.inWindow > 0 ? this.#agreement.committed[this.#agreement.committed.length - 1] : undefined;
   }
 
   /** The pause since the last speech is short enough to keep the context over it. */
