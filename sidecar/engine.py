@@ -217,7 +217,8 @@ class WindowEngine:
         self._lang_ids = torch.tensor(list(self._lang_to_id.values()), device=device) if self._lang_to_id else None
         self._max_target = self._model.config.max_target_positions
         self._alignment_heads = getattr(config, "alignment_heads", None) or []
-        self._lock = threading.Lock()
+        # Re-entrant: a stream window can be decoded inside a file's engine call (preempt.py).
+        self._lock = threading.RLock()
 
     def describe(self) -> dict:
         return {"audio_ctx": self.settings.audio_ctx, "audio_ctx_pad_s": self.settings.audio_ctx_pad_s,
@@ -292,7 +293,8 @@ class WindowEngine:
         return tokens
 
     def _generate(self, hidden: torch.Tensor, prefixes: list[list[int]], caps: list[int], languages: list[str],
-                  timestamps: bool, frames: list[int], stats: BatchStats) -> list[tuple]:
+                  timestamps: bool, frames: Optional[list[int]], stats: BatchStats) -> list[tuple]:
+        """`frames`: each row's real encoder positions, for the attention probe; None: no probe."""
         if self._int8 is None:
             stats.generate_rows.append(len(prefixes))
             return self._generate_batch(self._model, hidden, prefixes, caps, languages, timestamps, frames)
@@ -300,11 +302,12 @@ class WindowEngine:
         for row in range(len(prefixes)):
             stats.generate_rows.append(1)
             out += self._generate_batch(self._int8, hidden[row:row + 1], prefixes[row:row + 1], caps[row:row + 1],
-                                        languages[row:row + 1], timestamps, frames[row:row + 1])
+                                        languages[row:row + 1], timestamps,
+                                        frames[row:row + 1] if frames is not None else None)
         return out
 
     def _generate_batch(self, decoder_model, hidden: torch.Tensor, prefixes: list[list[int]], caps: list[int],
-                        languages: list[str], timestamps: bool, frames: list[int]) -> list[tuple]:
+                        languages: list[str], timestamps: bool, frames: Optional[list[int]]) -> list[tuple]:
         """Each row's (tokens, token probabilities, attended encoder position per token or None)."""
         width = max(len(p) for p in prefixes)
         ids = torch.full((len(prefixes), width), self._pad, dtype=torch.long)
@@ -320,7 +323,7 @@ class WindowEngine:
             # Our prefixes already hold each row's language and task; naming the languages keeps
             # generate() from running language detection to build init tokens it then ignores.
             kwargs["language"] = languages
-        probe = AttentionProbe(decoder_model, self._alignment_heads, frames) if self._alignment_heads else None
+        probe = AttentionProbe(decoder_model, self._alignment_heads, frames) if self._alignment_heads and frames else None
         # One decoding pass (force_unique_generate_call): Whisper's generate() otherwise treats a
         # window whose last segment is unfinished like long-form audio, drops that segment and
         # decodes again from its start (which needs input_features). The unfinished tail is kept
@@ -430,7 +433,10 @@ class WindowEngine:
                             for i, lang in zip(rows, languages)]
                 caps = [items[i].max_new_tokens or self._max_new_tokens for i in rows]
                 kept_hidden = hidden if len(keep) == len(indexes) else hidden[torch.tensor(keep, device=hidden.device)]
-                frames = [min(positions, math.ceil(len(items[i].audio) / SAMPLING_RATE * POSITIONS_PER_SECOND)) for i in rows]
+                # Where the model listened (for AlignAtt commits): stream windows only, a file's
+                # windows have no use for it.
+                frames = [min(positions, math.ceil(len(items[i].audio) / SAMPLING_RATE * POSITIONS_PER_SECOND))
+                          for i in rows] if stream else None
                 sequences = self._generate(kept_hidden, prefixes, caps, languages, timestamps, frames, stats)
                 for i, lang, (tokens, probs, attended) in zip(rows, languages, sequences):
                     results[i] = {**self._postprocess(tokens, timestamps, probs, attended), "language": lang}

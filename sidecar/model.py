@@ -192,6 +192,13 @@ class kept_attention:
                 config._attn_implementation = implementation
 
 
+def uses_engine(loaded: LoadedModel, items: list[TranscribeItem], return_timestamps: Any = None) -> bool:
+    """Whether these stream windows take the batched engine (else the pipeline, item by item)."""
+    timestamps = loaded.settings.return_timestamps if return_timestamps is None else return_timestamps
+    fits = all(len(item.audio) <= 30 * SAMPLING_RATE for item in items)
+    return loaded.engine is not None and timestamps != "word" and fits
+
+
 def transcribe(loaded: LoadedModel, items: list[TranscribeItem], return_timestamps: Any = None) -> tuple[list[dict], Optional[dict]]:
     """Stream windows: one result per item, and what the batch cost (engine.BatchStats) or None.
 
@@ -200,8 +207,7 @@ def transcribe(loaded: LoadedModel, items: list[TranscribeItem], return_timestam
     path, item by item.
     """
     timestamps = loaded.settings.return_timestamps if return_timestamps is None else return_timestamps
-    fits = all(len(item.audio) <= 30 * SAMPLING_RATE for item in items)
-    if loaded.engine is not None and timestamps != "word" and fits:
+    if uses_engine(loaded, items, return_timestamps):
         results, stats = loaded.engine.decode(items, bool(timestamps))
         return results, stats.as_dict()
     with kept_attention(loaded.pipe.model):

@@ -1,5 +1,7 @@
 """Dispatch: one frame in, replies out. Pings are answered at once; model work runs on one worker
-thread and voice-activity work on another, so a long decode never delays speech detection.
+thread and voice-activity work on another, so a long decode never delays speech detection. On the
+model worker, stream windows go first, and a window that arrives during a file job is decoded at
+that job's next forward pass (preempt.py), so a file never holds a live stream back.
 
 Owns the threads and the per-request error handling. A request that fails
 gets an error frame with its id; only an unrecoverable device fault ends the
@@ -23,6 +25,7 @@ import framing
 import model as model_module
 import protocol
 import slices
+from preempt import ModelQueue, Preemption
 
 log = logging.getLogger("sidecar.service")
 EXIT_DEVICE_LOST = 70
@@ -44,6 +47,11 @@ class FrameWriter:
         with self._lock:
             self._stream.write(data)
             self._stream.flush()
+
+
+def _is_window(request) -> bool:
+    """Stream windows: transcribe requests that name no file mode."""
+    return isinstance(request, protocol.TranscribeRequest) and request.mode is None
 
 
 def _is_device_lost(exc: BaseException) -> bool:
@@ -72,7 +80,7 @@ class Service:
         self._chunking = slices.chunking(loaded.pipe, loaded.settings.chunk_length_s, loaded.settings.batch_size)
         # Speaker turns for file requests that ask (diarize.py); the backend loads on first use.
         self._diarizer = diarize.Diarizer(vad)
-        self._work: "queue.Queue[protocol.TranscribeRequest | protocol.FileSliceRequest | protocol.FileJoinRequest | None]" = queue.Queue()
+        self._work: ModelQueue = ModelQueue()
         self._vad_work: "queue.Queue[protocol.AudioRequest | None]" = queue.Queue()
         self._worker = threading.Thread(target=self._run_worker, name="model-worker", daemon=True)
         self._worker.start()
@@ -88,13 +96,16 @@ class Service:
         elif kind in PARSERS:
             # Speaker embeddings are small and quick: they share the vad lane, never a decode's.
             parse = PARSERS[kind]
-            lane = self._vad_work if kind in ("vad", "embed") else self._work
             try:
-                lane.put(parse(message))
+                request = parse(message)
+                if kind in ("vad", "embed"):
+                    self._vad_work.put(request)
+                else:
+                    self._work.put(request, stream=_is_window(request))
             except protocol.ProtocolError as exc:
                 self._writer.send(protocol.error(exc.request_id, exc.code, exc.message))
         elif kind == "shutdown":
-            self._work.put(None)
+            self._work.close()
             self._vad_work.put(None)
             self._worker.join()
             self._vad_worker.join()
@@ -109,7 +120,23 @@ class Service:
             request = self._work.get()
             if request is None:
                 return
-            self._transcribe(request)
+            if _is_window(request) or not self._preemptible(request):
+                self._transcribe(request)
+                continue
+            with Preemption(self._loaded.pipe.model, self._next_window, self._transcribe) as preemption:
+                self._transcribe(request)
+            if preemption.served:
+                log.debug("request %s let %d stream windows through", request.id, preemption.served)
+
+    def _preemptible(self, request) -> bool:
+        """A file job lets windows through unless it runs with word timestamps (eager attention)."""
+        timestamps = getattr(request, "return_timestamps", None)
+        if timestamps is None:
+            timestamps = self._loaded.settings.return_timestamps
+        return timestamps != "word" and not isinstance(request, protocol.FileJoinRequest)
+
+    def _next_window(self):
+        return self._work.take_stream(lambda r: model_module.uses_engine(self._loaded, r.items, r.return_timestamps))
 
     def _run_vad_worker(self) -> None:
         while True:

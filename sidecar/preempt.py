@@ -1,0 +1,105 @@
+"""Stream windows go ahead of file work inside the sidecar, down to one forward pass of the file.
+
+A file job (a pipeline-mode slice, a vad/sequential file) runs for seconds to minutes in one call.
+The server sends a stream window while such a job is in flight (its own lane, src/sidecar/
+supervisor.ts); here it waits in the model queue's stream side, and `Preemption` serves it at the
+next *preemption point* of the file job: a forward pre-hook on the file model's decoder (one call
+per generated token, all beams at once) and on each encoder layer. The window is decoded right
+there, on the same thread, then the file job goes on where it was.
+
+Why this is exact for the file: the hooks only read the queue and run other forward passes with
+their own inputs and caches; nothing the file's generate() holds (its cache, its logits processors,
+its beams) is touched, and the model's weights and modules are not changed. tests/test_preempt.py
+checks a preempted slice's outputs byte for byte against the same slice alone.
+
+Not preempted: a window that needs the pipeline itself (word timestamps, or longer than 30 s), and
+file jobs with word timestamps (transformers switches the shared model to eager attention for them;
+see model.kept_attention). Those wait for the file job as before.
+"""
+from __future__ import annotations
+
+import threading
+from collections import deque
+from typing import Any, Callable, Generic, Optional, TypeVar
+
+T = TypeVar("T")
+
+
+class ModelQueue(Generic[T]):
+    """The model worker's queue: stream windows first, then file work, each side in arrival order."""
+
+    def __init__(self) -> None:
+        self._stream: deque[T] = deque()
+        self._file: deque[T] = deque()
+        self._ready = threading.Condition()
+        self._closed = False
+
+    def put(self, request: T, stream: bool) -> None:
+        with self._ready:
+            (self._stream if stream else self._file).append(request)
+            self._ready.notify()
+
+    def get(self) -> Optional[T]:
+        """The next request, blocking; None once closed and empty (the worker then ends)."""
+        with self._ready:
+            while not self._stream and not self._file:
+                if self._closed:
+                    return None
+                self._ready.wait()
+            return (self._stream or self._file).popleft()
+
+    def pending(self) -> int:
+        """Requests waiting (stream and file)."""
+        with self._ready:
+            return len(self._stream) + len(self._file)
+
+    def take_stream(self, admit: Callable[[T], bool]) -> Optional[T]:
+        """The oldest waiting stream window if `admit` lets it run inside a file job; never blocks."""
+        with self._ready:
+            if self._stream and admit(self._stream[0]):
+                return self._stream.popleft()
+            return None
+
+    def close(self) -> None:
+        """Serve what is queued, then make get() return None."""
+        with self._ready:
+            self._closed = True
+            self._ready.notify_all()
+
+
+class Preemption:
+    """While entered, every forward pass of `model`'s decoder and encoder layers first serves the
+    stream windows `take()` hands out (with `serve`), one after another, until none is waiting.
+
+    Re-entrant safe: a window's own forward passes run through the same modules, and the hooks do
+    nothing while a window is being served.
+    """
+
+    def __init__(self, model: Any, take: Callable[[], Optional[Any]], serve: Callable[[Any], None]):
+        inner = model.model
+        self._modules = [inner.decoder, *inner.encoder.layers]
+        self._take = take
+        self._serve = serve
+        self._serving = False
+        self._handles: list = []
+        self.served = 0
+
+    def __enter__(self) -> "Preemption":
+        self._handles = [m.register_forward_pre_hook(self._point) for m in self._modules]
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        for handle in self._handles:
+            handle.remove()
+        self._handles = []
+
+    def _point(self, module: Any, args: Any) -> None:
+        if self._serving:
+            return
+        self._serving = True
+        try:
+            while (request := self._take()) is not None:
+                self._serve(request)
+                self.served += 1
+        finally:
+            self._serving = False
