@@ -3,8 +3,8 @@
 A file job (a pipeline-mode slice, a vad/sequential file) runs for seconds to minutes in one call.
 The server sends a stream window while such a job is in flight (its own lane, src/sidecar/
 supervisor.ts); here it waits in the model queue's stream side, and `Preemption` serves it at the
-next *preemption point* of the file job: a forward pre-hook on the file model's decoder (one call
-per generated token, all beams at once) and on each encoder layer. The window is decoded right
+next *preemption point* of the file job: a forward pre-hook on each of the file model's decoder
+layers (a few calls per generated token, all beams at once) and on each encoder layer. The window is decoded right
 there, on the same thread, then the file job goes on where it was.
 
 Why this is exact for the file: the hooks only read the queue and run other forward passes with
@@ -68,7 +68,7 @@ class ModelQueue(Generic[T]):
 
 
 class Preemption:
-    """While entered, every forward pass of `model`'s decoder and encoder layers first serves the
+    """While entered, every forward pass of one of `model`'s decoder or encoder layers first serves the
     stream windows `take()` hands out (with `serve`), one after another, until none is waiting.
 
     Re-entrant safe: a window's own forward passes run through the same modules, and the hooks do
@@ -77,7 +77,10 @@ class Preemption:
 
     def __init__(self, model: Any, take: Callable[[], Optional[Any]], serve: Callable[[Any], None]):
         inner = model.model
-        self._modules = [inner.decoder, *inner.encoder.layers]
+        # Each decoder and encoder layer: a decoding step of a large batch (a 16-chunk slice with 5
+        # beams is 80 rows) or its first step (the cross-attention keys of every row) can take
+        # seconds on a CPU, a layer of it a fraction of that.
+        self._modules = [*inner.decoder.layers, *inner.encoder.layers]
         self._take = take
         self._serve = serve
         self._serving = False

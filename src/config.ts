@@ -38,6 +38,11 @@ export const envSchema = z.object({
   SCHEDULER_MAX_BATCH: int(1, 256).default(16),
   /** The one queue in front of the model (src/scheduler/): its batch size and its bound (both lanes together). */
   SCHEDULER_QUEUE_MAX: int(1, 100_000).default(1_024),
+  /**
+   * Stream windows are sent while file work runs, and the sidecar decodes them at the file's next
+   * forward pass (sidecar/preempt.py); 'false': a window waits for the file slice in flight.
+   */
+  SCHEDULER_PREEMPT_FILES: z.enum(['true', 'false']).default('true'),
   RESTART_BACKOFF_MS: ms.default(250),
   RESTART_BACKOFF_MAX_MS: ms.default(30_000),
   SHUTDOWN_GRACE_MS: int(0, 600_000).default(10_000),

@@ -11,7 +11,10 @@
  *    (before the speech lane batched them, each item was its own request: the "before" figure),
  *    and the 9th session's commit latency.
  *
- *   npx tsx bench/contention/run.ts [--parts file,vad] [--batch-size 16] [--out FILE]
+ *   npx tsx bench/contention/run.ts [--parts file,vad] [--batch-size 16] [--preempt true|false] [--out FILE]
+ *
+ * `--preempt` sets SCHEDULER_PREEMPT_FILES (default true: a window is decoded inside the file
+ * slice in flight, at its next forward pass; false: it waits for the slice).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -31,6 +34,7 @@ const arg = (name: string, fallback: string) => {
 };
 const PARTS = arg('parts', 'file,vad').split(',');
 const BATCH_SIZE = arg('batch-size', '16');
+const PREEMPT = arg('preempt', 'true');
 const OUT = arg('out', path.join(ROOT_DIR, 'bench', 'results', `contention-${os.hostname()}.json`));
 const CHUNK_MS = 100;
 const BYTES_PER_S = 32_000;
@@ -113,7 +117,7 @@ async function metric(server: RunningServer, kind: string): Promise<number> {
 }
 
 async function fresh(): Promise<RunningServer> {
-  const server = await startServer(testConfig({ LOG_LEVEL: 'warn', BATCH_SIZE }), testLogger().log);
+  const server = await startServer(testConfig({ LOG_LEVEL: 'warn', BATCH_SIZE, SCHEDULER_PREEMPT_FILES: PREEMPT }), testLogger().log);
   await waitForState(server.supervisor, 'ready');
   return server;
 }
@@ -136,7 +140,7 @@ async function filePart() {
   const fileDuring = await upload;
   await server.close();
   return {
-    file_s: r3(file.length / BYTES_PER_S), stream_s: r3(live.pcm.length / BYTES_PER_S), batch_size: Number(BATCH_SIZE), file_slices: slicesAlone,
+    file_s: r3(file.length / BYTES_PER_S), stream_s: r3(live.pcm.length / BYTES_PER_S), batch_size: Number(BATCH_SIZE), preempt_files: PREEMPT === 'true', file_slices: slicesAlone,
     stream_alone: alone, stream_during_file: during,
     commit_p95_ratio: r3(during.commit_latency_p95_s / alone.commit_latency_p95_s), final_ratio: r3(during.final_latency_s / alone.final_latency_s),
     file_alone_s: fileAlone.seconds, file_during_stream_s: fileDuring.seconds, file_time_ratio: r3(fileDuring.seconds / fileAlone.seconds),

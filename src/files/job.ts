@@ -3,9 +3,10 @@
  * scheduler (as file work, behind stream windows), and shape the result for formats.ts.
  *
  * A `pipeline`-mode file goes as bounded slices: one forward batch of the pipeline's own chunks per
- * request (slices.ts), then one join that runs the pipeline's merge over all of them, so a stream
- * window waits at most one slice, two files take turns slice by slice, progress comes per slice, and
- * the text and chunk timestamps are still exactly a direct pipeline call's (files-parity.test.ts).
+ * request (slices.ts), then one join that runs the pipeline's merge over all of them, so two files
+ * take turns slice by slice, progress comes per slice, a crash replays one slice, and the text and
+ * chunk timestamps are still exactly a direct pipeline call's (files-parity.test.ts). Stream windows
+ * do not wait for a slice: the sidecar decodes them inside it (sidecar/preempt.py).
  * The other modes, and diarized files, go as one request (sidecar/files.py).
  */
 import { decodeToPcm, type DecodeOptions } from '../audio/ffmpeg.js';

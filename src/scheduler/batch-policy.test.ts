@@ -1,24 +1,31 @@
 import { describe, expect, it } from 'vitest';
-import { nextBatch, nextSpeechBatch, type QueuedJob } from './batch-policy.js';
+import { nextFileJob, nextSpeechBatch, nextWindowBatch, type QueuedJob } from './batch-policy.js';
 
 const stream = (batchKey = 'ts', alone = false): QueuedJob => ({ priority: 'stream', batchKey, alone });
 const file: QueuedJob = { priority: 'file', batchKey: undefined, alone: true };
 
-describe('nextBatch', () => {
-  it('is empty for an empty queue', () => expect(nextBatch([], 8)).toEqual([]));
-  it('takes a file job alone when no stream waits', () => expect(nextBatch([file, file], 8)).toEqual([0]));
-  it('puts stream windows ahead of older file jobs', () => expect(nextBatch([file, stream(), file, stream()], 8)).toEqual([1, 3]));
-  it('caps the batch size', () => expect(nextBatch([stream(), stream(), stream()], 2)).toEqual([0, 1]));
-  it('batches only windows with the same key', () => expect(nextBatch([stream('a'), stream('b'), stream('a')], 8)).toEqual([0, 2]));
+describe('nextWindowBatch', () => {
+  it('is empty for an empty queue', () => expect(nextWindowBatch([], 8)).toEqual([]));
+  it('never takes a file job', () => expect(nextWindowBatch([file, file], 8)).toEqual([]));
+  it('puts stream windows ahead of older file jobs', () => expect(nextWindowBatch([file, stream(), file, stream()], 8)).toEqual([1, 3]));
+  it('caps the batch size', () => expect(nextWindowBatch([stream(), stream(), stream()], 2)).toEqual([0, 1]));
+  it('batches only windows with the same key', () => expect(nextWindowBatch([stream('a'), stream('b'), stream('a')], 8)).toEqual([0, 2]));
   it('leads with the oldest flush window and fills up with other windows', () => {
     const flush: QueuedJob = { priority: 'flush', batchKey: 'ts', alone: false };
-    expect(nextBatch([stream(), file, flush, stream()], 8)).toEqual([0, 2, 3]);
-    expect(nextBatch([stream(), stream(), flush], 1)).toEqual([2]);
-    expect(nextBatch([stream('a'), { ...flush, batchKey: 'b' }], 8)).toEqual([1]);
+    expect(nextWindowBatch([stream(), file, flush, stream()], 8)).toEqual([0, 2, 3]);
+    expect(nextWindowBatch([stream(), stream(), flush], 1)).toEqual([2]);
+    expect(nextWindowBatch([stream('a'), { ...flush, batchKey: 'b' }], 8)).toEqual([1]);
   });
   it('sends a job marked alone by itself', () => {
-    expect(nextBatch([stream('a', true), stream('a')], 8)).toEqual([0]);
-    expect(nextBatch([stream('a'), stream('a', true), stream('a')], 8)).toEqual([0, 2]);
+    expect(nextWindowBatch([stream('a', true), stream('a')], 8)).toEqual([0]);
+    expect(nextWindowBatch([stream('a'), stream('a', true), stream('a')], 8)).toEqual([0, 2]);
+  });
+});
+
+describe('nextFileJob', () => {
+  it('is the oldest file job, or -1', () => {
+    expect(nextFileJob([stream(), file, stream(), file])).toBe(1);
+    expect(nextFileJob([stream()])).toBe(-1);
   });
 });
 

@@ -20,17 +20,16 @@ export interface QueuedSpeechJob {
 }
 
 /**
- * Indexes of the jobs that form the next model request: stream windows first (a live user waits),
- * led by the oldest flush window if any, up to maxItems sharing the lead's batch key; otherwise
- * the oldest file job on its own. File work is cut into bounded slices (src/files/job.ts), so a
- * window waits at most one slice, and files take turns slice by slice (each file has one slice
- * queued at a time, at the back).
- * @example nextBatch([{ priority: 'file', batchKey: undefined, alone: true }], 8) // [0]
+ * Indexes of the stream windows that form the next window request: led by the oldest flush window
+ * if any, else the oldest window, up to maxItems sharing the lead's batch key. File jobs are never
+ * in it (nextFileJob): they go to the sidecar on their own lane, and a window sent while one runs
+ * is decoded inside it (sidecar/preempt.py).
+ * @example nextWindowBatch([{ priority: 'file', batchKey: undefined, alone: true }], 8) // []
  */
-export function nextBatch(queue: readonly QueuedJob[], maxItems: number): number[] {
+export function nextWindowBatch(queue: readonly QueuedJob[], maxItems: number): number[] {
   const flush = queue.findIndex((j) => j.priority === 'flush');
   const first = flush !== -1 ? flush : queue.findIndex((j) => j.priority === 'stream');
-  if (first === -1) return queue.length > 0 ? [0] : [];
+  if (first === -1) return [];
   const lead = queue[first]!;
   if (lead.alone || lead.batchKey === undefined) return [first];
   const picked = [first];
@@ -39,6 +38,16 @@ export function nextBatch(queue: readonly QueuedJob[], maxItems: number): number
     if (i !== first && job.priority !== 'file' && !job.alone && job.batchKey === lead.batchKey) picked.push(i);
   }
   return picked.sort((a, b) => a - b);
+}
+
+/**
+ * The index of the next file job, -1 if none: the oldest. File work is cut into bounded slices
+ * (src/files/job.ts) and each file has one slice queued at a time, at the back, so files take
+ * turns slice by slice.
+ * @example nextFileJob([{ priority: 'stream', batchKey: 'ts', alone: false }, { priority: 'file', batchKey: undefined, alone: true }]) // 1
+ */
+export function nextFileJob(queue: readonly QueuedJob[]): number {
+  return queue.findIndex((j) => j.priority === 'file');
 }
 
 /**

@@ -48,9 +48,9 @@ const log = createLogger('silent');
 const item = (n: number) => ({ audio: new Uint8Array(2 * n) });
 
 describe('Scheduler', () => {
-  it('batches windows that arrive while the model is busy, ahead of a waiting file', async () => {
+  it('without preemption: batches windows that arrive while the model is busy, ahead of a waiting file', async () => {
     const client = new RecordingClient();
-    const s = new Scheduler(client, { maxBatchItems: 8, maxQueue: 100, log });
+    const s = new Scheduler(client, { maxBatchItems: 8, maxQueue: 100, preemptFiles: false, log });
     const file1 = s.transcribeFile({ items: [item(1)] });
     const file2 = s.transcribeFile({ items: [item(2)] });
     const windows = [3, 4, 5].map((n) => s.transcribeWindow(item(n), true));
@@ -65,7 +65,7 @@ describe('Scheduler', () => {
 
   it('retries the items of a failed batch one by one, so one bad window fails no other', async () => {
     const client = new RecordingClient();
-    const s = new Scheduler(client, { maxBatchItems: 8, maxQueue: 100, log });
+    const s = new Scheduler(client, { maxBatchItems: 8, maxQueue: 100, preemptFiles: false, log });
     const blocker = s.transcribeFile({ items: [item(1)] });
     const windows = [2, 3].map((n) => s.transcribeWindow(item(n), true));
     client.failNextWithItems = 2;
@@ -128,9 +128,9 @@ describe('Scheduler', () => {
     await expect(s.vad(new Uint8Array(2))).rejects.toMatchObject({ code: 'overloaded' });
   });
 
-  it('lets a window go between two slices of a file, and two files take turns', async () => {
+  it('without preemption: lets a window go between two slices of a file, and two files take turns', async () => {
     const client = new RecordingClient();
-    const s = new Scheduler(client, { maxBatchItems: 8, maxQueue: 100, log });
+    const s = new Scheduler(client, { maxBatchItems: 8, maxQueue: 100, preemptFiles: false, log });
     const order: string[] = [];
     const file = async (name: string) => {
       for (let i = 0; i < 2; i++) {
@@ -145,5 +145,40 @@ describe('Scheduler', () => {
     await Promise.all([...files, window]);
     expect(order).toEqual(['a0', 'w', 'b0', 'a1', 'b1']);
   });
-});
 
+  it('sends windows while a file job is in flight (the sidecar lets them in), one file job and one window request at a time', async () => {
+    const client = new RecordingClient();
+    const s = new Scheduler(client, { maxBatchItems: 8, maxQueue: 100, log });
+    const files = [s.transcribeFile({ items: [item(1)], mode: 'vad' }), s.transcribeFile({ items: [item(2)], mode: 'vad' })];
+    const windows = [3, 4].map((n) => s.transcribeWindow(item(n), true));
+    // The first file and the first window are in flight together; the second window waits for the
+    // window slot (then goes with the window that came after it), the second file for the first file.
+    expect(client.batches.map((b) => b.items.map((i) => i.audio.byteLength))).toEqual([[2], [6]]);
+    expect(s.stats()).toMatchObject({ busy: true, queued: 2 });
+    const later = s.transcribeWindow(item(5), true);
+    await client.release(); // the first file
+    expect(client.batches.map((b) => b.items[0]!.audio.byteLength)).toEqual([2, 6, 4]);
+    await client.release(); // the first window
+    expect(client.batches.map((b) => b.items.map((i) => i.audio.byteLength))).toEqual([[2], [6], [4], [8, 10]]);
+    await client.release();
+    await client.release();
+    await Promise.all([...files, ...windows, later]);
+    expect(s.stats()).toMatchObject({ busy: false, queued: 0, batches: 4 });
+  });
+
+  it('never sends a file request without a mode beside a window (the sidecar decodes it as windows)', async () => {
+    const client = new RecordingClient();
+    const s = new Scheduler(client, { maxBatchItems: 8, maxQueue: 100, log });
+    const window = s.transcribeWindow(item(3), true);
+    const file = s.transcribeFile({ items: [item(1)] });
+    expect(client.batches.map((b) => b.items[0]!.audio.byteLength)).toEqual([6]);
+    await client.release();
+    expect(client.batches.map((b) => b.items[0]!.audio.byteLength)).toEqual([6, 2]);
+    const later = s.transcribeWindow(item(4), true);
+    expect(client.batches).toHaveLength(2); // the window waits for the file request on its lane
+    await client.release();
+    await client.release();
+    await Promise.all([window, file, later]);
+    expect(client.batches.map((b) => b.items[0]!.audio.byteLength)).toEqual([6, 2, 8]);
+  });
+});

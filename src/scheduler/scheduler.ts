@@ -3,12 +3,15 @@
  *
  * - the model lane: stream windows from every session (batched across sessions, flush first) ahead
  *   of file work (whole requests, or the bounded slices of a pipeline-mode file: src/files/job.ts);
+ *   one window request and one file job may be in flight at once, and the sidecar decodes a window
+ *   that arrives during file work at that work's next forward pass (sidecar/preempt.py), so a
+ *   window never waits for a whole slice (`preemptFiles`; off: it waits for the slice in flight);
  * - the speech lane: VAD and speaker embeddings, VAD items of different sessions batched into one
  *   request, urgent ones (a draining or flushing session) first.
  *
- * batch-policy.ts decides what goes into each lane's next request; one request per lane is handed
- * to the sidecar client at a time, so priorities hold: a window that arrives while a file slice
- * decodes goes ahead of every file slice still waiting. Each job carries its own resolver, so one
+ * batch-policy.ts decides what goes into each lane's next request; one window request, one file job
+ * and one speech request are handed to the sidecar client at a time, so priorities hold: a window
+ * goes ahead of every file slice still waiting. Each job carries its own resolver, so one
  * failing item never fails the others in its batch (they are retried alone). Past `maxQueue` jobs
  * waiting in both lanes together, new work gets `overloaded`.
  */
@@ -27,7 +30,7 @@ import type {
   TranscribeParams,
   VadResult,
 } from '../sidecar/protocol.js';
-import { nextBatch, nextSpeechBatch, type QueuedJob, type QueuedSpeechJob } from './batch-policy.js';
+import { nextFileJob, nextSpeechBatch, nextWindowBatch, type QueuedJob, type QueuedSpeechJob } from './batch-policy.js';
 
 /** What the scheduler needs of the sidecar side: one typed request per message kind (the supervisor). */
 export interface SidecarClient {
@@ -37,6 +40,8 @@ export interface SidecarClient {
 export interface SchedulerOptions {
   maxBatchItems: number;
   maxQueue: number;
+  /** Send windows while file work is in flight (the sidecar lets them in); false: one model job at a time. */
+  preemptFiles?: boolean;
   log: Logger;
 }
 
@@ -44,6 +49,12 @@ type ModelKind = 'transcribe' | 'file_slice' | 'file_join';
 
 interface ModelJob extends QueuedJob {
   kind: ModelKind;
+  /**
+   * Which of the sidecar client's model lanes carries it: 'file' for file work (a long-form mode,
+   * slices, joins), 'stream' for windows and for a transcribe without a mode (the sidecar decodes
+   * those as windows, so it cannot be in flight beside one).
+   */
+  lane: 'stream' | 'file';
   params: RequestParams<ModelKind>;
   resolve(result: unknown): void;
   reject(err: AppError): void;
@@ -59,6 +70,7 @@ interface SpeechJob extends QueuedSpeechJob {
 export interface SchedulerStats {
   /** Jobs waiting in both lanes. */
   queued: number;
+  /** A model request (windows or file work) is in flight. */
   busy: boolean;
   /** Model requests sent, and the items of the last one. */
   batches: number;
@@ -73,7 +85,11 @@ export interface SchedulerStats {
 export class Scheduler {
   #model: ModelJob[] = [];
   #speech: SpeechJob[] = [];
-  #modelBusy = false;
+  #windowsBusy = false;
+  #fileBusy = false;
+  /** Model requests in flight (0-2), and when the model last went from idle to busy. */
+  #inFlight = 0;
+  #busySince = 0;
   #speechBusy = false;
   #batches = 0;
   #lastBatchItems = 0;
@@ -121,7 +137,7 @@ export class Scheduler {
   stats(): SchedulerStats {
     return {
       queued: this.#model.length + this.#speech.length,
-      busy: this.#modelBusy,
+      busy: this.#windowsBusy || this.#fileBusy,
       batches: this.#batches,
       lastBatchItems: this.#lastBatchItems,
       busyMs: this.#busyMs,
@@ -139,7 +155,8 @@ export class Scheduler {
     const refused = this.#refuse();
     if (refused) return Promise.reject(refused);
     return new Promise<R>((resolve, reject) => {
-      this.#model.push({ kind, params, priority, batchKey, alone: priority === 'file', resolve: resolve as (r: unknown) => void, reject });
+      const lane = kind === 'transcribe' && (params as TranscribeParams).mode === undefined ? 'stream' : 'file';
+      this.#model.push({ kind, params, priority, batchKey, lane, alone: priority === 'file', resolve: resolve as (r: unknown) => void, reject });
       this.#pumpModel();
     });
   }
@@ -154,18 +171,48 @@ export class Scheduler {
   }
 
   #pumpModel(): void {
-    if (this.#modelBusy) return;
-    const picked = nextBatch(this.#model, this.options.maxBatchItems);
+    this.#pumpWindows();
+    this.#pumpFile();
+  }
+
+  #pumpWindows(): void {
+    if (this.#windowsBusy || (this.#fileBusy && this.options.preemptFiles === false)) return;
+    const picked = nextWindowBatch(this.#model, this.options.maxBatchItems);
     if (picked.length === 0) return;
     const jobs = picked.map((i) => this.#model[i]!);
     this.#model = this.#model.filter((_, i) => !picked.includes(i));
-    this.#modelBusy = true;
+    this.#windowsBusy = true;
+    this.#dispatch(jobs, () => { this.#windowsBusy = false; });
+  }
+
+  #pumpFile(): void {
+    if (this.#fileBusy) return;
+    // Without preemption a window in flight, or one waiting, goes first.
+    if (this.options.preemptFiles === false && (this.#windowsBusy || nextWindowBatch(this.#model, 1).length > 0)) return;
+    const index = nextFileJob(this.#model);
+    if (index === -1) return;
+    const job = this.#model[index]!;
+    if (job.lane === 'stream') {
+      // A file request without a mode goes on the window lane: only when no window is in flight
+      // or waiting (windows first), and it holds that lane (not the file one) while it runs.
+      if (this.#windowsBusy || nextWindowBatch(this.#model, 1).length > 0) return;
+      this.#model.splice(index, 1);
+      this.#windowsBusy = true;
+      this.#dispatch([job], () => { this.#windowsBusy = false; });
+      return;
+    }
+    this.#model.splice(index, 1);
+    this.#fileBusy = true;
+    this.#dispatch([job], () => { this.#fileBusy = false; });
+  }
+
+  #dispatch(jobs: ModelJob[], done: () => void): void {
+    if (this.#inFlight++ === 0) this.#busySince = Date.now();
     this.#batches += 1;
     this.#lastBatchItems = jobs.length;
-    const started = Date.now();
     void this.#runModel(jobs).finally(() => {
-      this.#busyMs += Date.now() - started;
-      this.#modelBusy = false;
+      done();
+      if (--this.#inFlight === 0) this.#busyMs += Date.now() - this.#busySince;
       this.#pumpModel();
     });
   }

@@ -4,15 +4,15 @@
  * test/integration/); it never transcribes anything.
  */
 import { PassThrough } from 'node:stream';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createLogger } from '../log.js';
-import { Connection } from './connection.js';
+import { Connection, type ExtendDeadline } from './connection.js';
 import { encodeFrame, FrameDecoder } from './frame.js';
 
 const MAX = 1024 * 1024;
 
-/** A connection whose peer answers each request frame with `answer(frame)`. */
-function pair(answer: (frame: Record<string, unknown>) => Record<string, unknown>) {
+/** A connection whose peer answers each request frame with `answer(frame)` (undefined: no answer). */
+function pair(answer: (frame: Record<string, unknown>) => Record<string, unknown> | undefined) {
   const toPeer = new PassThrough();
   const fromPeer = new PassThrough();
   const sent: Array<Record<string, unknown>> = [];
@@ -21,7 +21,8 @@ function pair(answer: (frame: Record<string, unknown>) => Record<string, unknown
     for (const out of decoder.push(chunk)) {
       if (!('message' in out)) continue;
       sent.push(out.message);
-      fromPeer.write(encodeFrame({ id: out.message.id, ...answer(out.message) }, MAX));
+      const reply = answer(out.message);
+      if (reply) fromPeer.write(encodeFrame({ id: out.message.id, ...reply }, MAX));
     }
   });
   const handlers = { onReady() {}, onFatal() {}, onUnaddressedError() {} };
@@ -58,5 +59,23 @@ describe('Connection.request', () => {
       : { type: 'embed_result', items: [{ embedding: new Uint8Array([7]) }] }));
     expect((await conn.request('vad', { items: [{ audio }, { audio }, { audio }] }, 1_000)).map((r) => r.probs[0])).toEqual([0, 1, 2]);
     expect((await conn.request('embed', { items: [{ audio }] }, 1_000))[0]!.embedding[0]).toBe(7);
+  });
+
+  it('moves a deadline later when asked, and times out at the moved deadline', async () => {
+    vi.useFakeTimers();
+    try {
+      const { conn } = pair(() => undefined);
+      let extend: ExtendDeadline | undefined;
+      const failed = vi.fn();
+      void conn.request('vad', { items: [{ audio }] }, 1_000, (e) => { extend = e; }).catch((err: { code: string }) => failed(err.code));
+      await vi.advanceTimersByTimeAsync(600);
+      extend!(1_000);
+      await vi.advanceTimersByTimeAsync(1_000); // 1.6 s: past the first deadline, before the moved one
+      expect(failed).not.toHaveBeenCalled();
+      await vi.advanceTimersByTimeAsync(500);
+      expect(failed).toHaveBeenCalledWith('request_timeout');
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

@@ -22,6 +22,9 @@ import {
   type TranscribeParams,
 } from './protocol.js';
 
+/** Moves a request's deadline `ms` later (no effect once it is settled). */
+export type ExtendDeadline = (ms: number) => void;
+
 /** What the owner of a connection hears about besides replies. */
 export interface ConnectionHandlers {
   onReady(info: ReadyInfo): void;
@@ -66,12 +69,14 @@ export class Connection {
 
   /**
    * Send one request of any kind (REQUESTS in protocol.ts) and read its reply into its result type.
+   * `onSent` gets a function that moves this request's deadline later (the supervisor's file work,
+   * while the sidecar decodes stream windows inside it).
    * @example await conn.request('vad', { items: [{ audio }] }, 5_000) // VadResult[]
    */
-  async request<K extends RequestKind>(kind: K, params: RequestParams<K>, deadlineMs: number): Promise<RequestResult<K>> {
+  async request<K extends RequestKind>(kind: K, params: RequestParams<K>, deadlineMs: number, onSent?: (extend: ExtendDeadline) => void): Promise<RequestResult<K>> {
     const type = REQUESTS[kind];
     const onProgress = kind === 'transcribe' ? (params as TranscribeParams).onProgress : undefined;
-    const reply = await this.#request((id) => type.frame(id, params), deadlineMs, onProgress);
+    const reply = await this.#request((id) => type.frame(id, params), deadlineMs, onProgress, onSent);
     return type.read(reply, params);
   }
 
@@ -96,7 +101,7 @@ export class Connection {
     }
   }
 
-  #request(build: (id: number) => Record<string, unknown>, deadlineMs: number, onProgress?: Pending['onProgress']): Promise<SidecarMessage> {
+  #request(build: (id: number) => Record<string, unknown>, deadlineMs: number, onProgress?: Pending['onProgress'], onSent?: (extend: ExtendDeadline) => void): Promise<SidecarMessage> {
     if (this.#closed) return Promise.reject(this.#closed);
     const id = this.#nextId++;
     let frame: Buffer;
@@ -107,12 +112,22 @@ export class Connection {
       throw err;
     }
     return new Promise<SidecarMessage>((resolve, reject) => {
-      const timer = setTimeout(() => {
+      let allowedMs = deadlineMs;
+      let due = Date.now() + deadlineMs;
+      const expire = () => {
         this.#pending.delete(id);
-        reject(new AppError('request_timeout', `no reply to request ${id} within ${deadlineMs} ms`));
-      }, deadlineMs);
-      this.#pending.set(id, { onProgress, resolve, reject, timer });
+        reject(new AppError('request_timeout', `no reply to request ${id} within ${allowedMs} ms`));
+      };
+      const pending: Pending = { onProgress, resolve, reject, timer: setTimeout(expire, deadlineMs) };
+      this.#pending.set(id, pending);
       this.output.write(frame);
+      onSent?.((ms) => {
+        if (this.#pending.get(id) !== pending || ms <= 0) return;
+        allowedMs += ms;
+        due += ms;
+        clearTimeout(pending.timer);
+        pending.timer = setTimeout(expire, Math.max(0, due - Date.now()));
+      });
     });
   }
 

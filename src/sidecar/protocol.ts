@@ -214,8 +214,13 @@ export interface FileJoinParams {
   language: string | null;
 }
 
-/** Which sidecar worker serves a request: the model, or speech detection and embeddings beside it. */
-export type Lane = 'model' | 'speech';
+/**
+ * Which sidecar worker serves a request, and so what may be in flight at the same time (one each):
+ * stream windows and file work both go to the model worker, which decodes a window that arrives
+ * during a file job at that job's next forward pass (sidecar/preempt.py); speech detection and
+ * embeddings run on a worker of their own.
+ */
+export type Lane = 'stream' | 'file' | 'speech';
 
 /** Every request kind: its parameters and what its reply resolves to. */
 export interface RequestTypes {
@@ -231,7 +236,7 @@ export type RequestResult<K extends RequestKind> = RequestTypes[K]['result'];
 
 /** How each request kind is sent and read back: its lane, its frame, its audio seconds (for deadlines), its reply. */
 export interface RequestType<K extends RequestKind> {
-  lane: Lane;
+  lane(params: RequestParams<K>): Lane;
   frame(id: number, params: RequestParams<K>): Record<string, unknown>;
   seconds(params: RequestParams<K>): number;
   /** The result from the reply, or an AppError('bad_frame') when the reply does not fit the request. */
@@ -248,7 +253,8 @@ function items<T>(reply: SidecarMessage, type: 'result' | 'vad_result' | 'embed_
 /** The request table: one entry per message kind, so connection and supervisor have one request() each. */
 export const REQUESTS: { [K in RequestKind]: RequestType<K> } = {
   transcribe: {
-    lane: 'model',
+    // A transcribe request that names a long-form mode is a file; without one, stream windows.
+    lane: (p) => (p.mode !== undefined ? 'file' : 'stream'),
     frame: transcribeFrame,
     seconds: (p) => audioSeconds(p.items),
     read: (reply, p) => {
@@ -258,7 +264,7 @@ export const REQUESTS: { [K in RequestKind]: RequestType<K> } = {
     },
   },
   file_slice: {
-    lane: 'model',
+    lane: () => 'file',
     frame: (id, p) => ({ id, type: 'file_slice', items: [p.item], offset: p.offset, total: p.total, first: p.first, count: p.count, return_timestamps: p.return_timestamps, ...(p.temperature ? { temperature: p.temperature } : {}) }),
     seconds: (p) => audioSeconds([p.item]),
     read: (reply, p) => {
@@ -268,11 +274,11 @@ export const REQUESTS: { [K in RequestKind]: RequestType<K> } = {
     },
   },
   file_join: {
-    lane: 'model',
+    lane: () => 'file',
     frame: (id, p) => ({ id, type: 'file_join', outputs: p.outputs, return_timestamps: p.return_timestamps, language: p.language }),
     seconds: () => 0,
     read: (reply) => items<ItemResult>(reply, 'result', 1)[0]!,
   },
-  vad: { lane: 'speech', frame: vadFrame, seconds: (p) => audioSeconds(p.items), read: (reply, p) => items<VadResult>(reply, 'vad_result', p.items.length) },
-  embed: { lane: 'speech', frame: embedFrame, seconds: (p) => audioSeconds(p.items), read: (reply, p) => items<EmbedResult>(reply, 'embed_result', p.items.length) },
+  vad: { lane: () => 'speech', frame: vadFrame, seconds: (p) => audioSeconds(p.items), read: (reply, p) => items<VadResult>(reply, 'vad_result', p.items.length) },
+  embed: { lane: () => 'speech', frame: embedFrame, seconds: (p) => audioSeconds(p.items), read: (reply, p) => items<EmbedResult>(reply, 'embed_result', p.items.length) },
 };

@@ -1,22 +1,25 @@
 /**
  * @module The sidecar's lifecycle: start, watch, restart, replay, stop. It holds at most one request
- * per lane (the scheduler, the only queue, sends no more), so that a crash loses nothing: the request
- * in flight is sent again once a new process is ready, unless replay-policy.ts says it has crashed
- * (or hung) the sidecar twice.
+ * per lane (the scheduler, the only queue, sends no more), so that a crash loses nothing: the requests
+ * in flight are sent again once a new process is ready, unless replay-policy.ts says one has crashed
+ * (or hung) the sidecar twice. Requests that were in flight together on the model (a stream window
+ * and file work) are replayed one at a time, so a second crash is blamed on the one that caused it.
  *
  *   starting ──ready──▶ ready ──exit/hang──▶ restarting ──ready──▶ ready
  *      │                  │                      │
  *      └──────────────────┴──── stop() ──────────┴──▶ stopped
  *
- * Requests go to the process one at a time per lane: the model is one, and a crash must be
- * attributable to the request that caused it. The `speech` lane (VAD, speaker embeddings) runs beside
- * the `model` lane so it never waits behind a long decode. Queueing, priorities and batching are the
- * scheduler's job; the request deadline (base + per audio second) and the ping are this file's.
+ * Requests go to the process one at a time per lane. The `stream` lane (windows) and the `file` lane
+ * (file work) share the model worker: a window sent while file work runs is decoded inside it, at
+ * its next forward pass (sidecar/preempt.py), and the time it took moves the file work's deadline.
+ * The `speech` lane (VAD, speaker embeddings) runs beside them so it never waits behind a long decode.
+ * Queueing, priorities and batching are the scheduler's job; the request deadline (base + per audio
+ * second) and the ping are this file's.
  */
 import { EventEmitter } from 'node:events';
 import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { Connection } from './connection.js';
+import { Connection, type ExtendDeadline } from './connection.js';
 import type { SidecarFactory, SidecarProcess, ProcessExit } from './process.js';
 import { REQUESTS, type EmbedResult, type ItemResult, type Lane, type ReadyInfo, type RequestKind, type RequestParams, type RequestResult, type TranscribeParams, type VadParams, type VadResult } from './protocol.js';
 import { afterExit, type Attempts } from './replay-policy.js';
@@ -39,16 +42,20 @@ export interface SupervisorOptions {
 type KillCause = 'hang' | 'deadline' | 'start_timeout' | 'out_of_sync' | 'stop';
 
 export type { Lane };
-/** Requests that may be in flight at the same time, one each. */
-const LANES: Lane[] = ['model', 'speech'];
+/** Requests that may be in flight at the same time, one each; the first two share the model. */
+const LANES: Lane[] = ['stream', 'file', 'speech'];
+const MODEL_LANES: Lane[] = ['stream', 'file'];
 
 interface Job {
   lane: Lane;
   seconds: number;
-  send(conn: Connection, deadlineMs: number): Promise<unknown>;
+  send(conn: Connection, deadlineMs: number, onSent: (extend: ExtendDeadline) => void): Promise<unknown>;
   attempts: Attempts;
   /** Sent to the current process (false: held until a process is ready). */
   sent: boolean;
+  sentAt: number;
+  /** Moves the deadline of this job's request later (set once it is sent). */
+  extend: ExtendDeadline | undefined;
   resolve(value: unknown): void;
   reject(err: AppError): void;
 }
@@ -80,7 +87,9 @@ export interface SidecarSnapshot {
 /** Supervises one sidecar process. Events: 'state' (state, reason), 'dispatch' (pid), 'exit' (ProcessExit & cause). */
 export class Supervisor extends EventEmitter {
   #state: SidecarState = 'starting';
-  #lanes: Record<Lane, Job | undefined> = { model: undefined, speech: undefined };
+  #lanes: Record<Lane, Job | undefined> = { stream: undefined, file: undefined, speech: undefined };
+  /** Model jobs that were in flight together when a process died: replayed one at a time. */
+  #suspects = new Set<Job>();
   #running: Running | undefined;
   #restartTimer: NodeJS.Timeout | undefined;
   #failures = 0;
@@ -109,12 +118,13 @@ export class Supervisor extends EventEmitter {
    */
   request<K extends RequestKind>(kind: K, params: RequestParams<K>): Promise<RequestResult<K>> {
     const type = REQUESTS[kind];
+    const lane = type.lane(params);
     if (this.#stopping) return Promise.reject(new AppError('shutting_down'));
-    if (this.#lanes[type.lane]) return Promise.reject(new AppError('internal_error', `the ${type.lane} lane already has a request in flight`));
+    if (this.#lanes[lane]) return Promise.reject(new AppError('internal_error', `the ${lane} lane already has a request in flight`));
     return new Promise((resolve, reject) => {
-      const send = (conn: Connection, deadline: number) => conn.request(kind, params, deadline);
-      this.#lanes[type.lane] = { lane: type.lane, seconds: type.seconds(params), send, attempts: { crashes: 0, timeouts: 0 }, sent: false, resolve: resolve as (v: unknown) => void, reject };
-      this.#pump(type.lane);
+      const send = (conn: Connection, deadline: number, onSent: (extend: ExtendDeadline) => void) => conn.request(kind, params, deadline, onSent);
+      this.#lanes[lane] = { lane, seconds: type.seconds(params), send, attempts: { crashes: 0, timeouts: 0 }, sent: false, sentAt: 0, extend: undefined, resolve: resolve as (v: unknown) => void, reject };
+      this.#pump(lane);
     });
   }
 
@@ -171,6 +181,7 @@ export class Supervisor extends EventEmitter {
       const job = this.#lanes[lane];
       if (job && !job.sent) {
         this.#lanes[lane] = undefined;
+        this.#suspects.delete(job);
         job.reject(new AppError('shutting_down'));
       }
     }
@@ -246,11 +257,13 @@ export class Supervisor extends EventEmitter {
       if (this.#idle()) this.#drained?.();
       return;
     }
-    if (job.sent || !running || running.readyAt === undefined || running.killCause) return;
+    if (job.sent || !running || running.readyAt === undefined || running.killCause || this.#heldForReplay(job)) return;
     job.sent = true;
-    if (lane === 'model') this.emit('dispatch', running.proc.pid);
+    job.sentAt = Date.now();
+    job.extend = undefined;
+    if (lane !== 'speech') this.emit('dispatch', running.proc.pid);
     const deadline = this.options.requestTimeoutMs + job.seconds * this.options.requestTimeoutPerAudioSecondMs;
-    job.send(running.conn, deadline).then(
+    job.send(running.conn, deadline, (extend) => { job.extend = extend; }).then(
       (value) => this.#finish(job, () => job.resolve(value)),
       (err: AppError) => {
         if (this.#lanes[lane] !== job || !job.sent) return; // already held for replay or failed by the exit handler
@@ -265,12 +278,22 @@ export class Supervisor extends EventEmitter {
     );
   }
 
+  /** After a shared crash, a suspect model job waits while another model job is in flight. */
+  #heldForReplay(job: Job): boolean {
+    if (job.lane === 'speech' || this.#suspects.size < 2 || !this.#suspects.has(job)) return false;
+    return MODEL_LANES.some((l) => this.#lanes[l]?.sent);
+  }
+
   #finish(job: Job, settle: () => void): void {
     if (this.#lanes[job.lane] !== job || !job.sent) return;
     this.#lanes[job.lane] = undefined;
+    this.#suspects.delete(job);
     this.#failures = 0;
+    // The window was decoded inside the file work in flight (or waited for one of its forward
+    // passes): that time was not the file's, so its deadline moves by as much.
+    if (job.lane === 'stream') this.#lanes.file?.extend?.(Date.now() - job.sentAt);
     settle();
-    this.#pump(job.lane);
+    for (const lane of LANES) this.#pump(lane);
   }
 
   #kill(running: Running, cause: KillCause): void {
@@ -286,6 +309,8 @@ export class Supervisor extends EventEmitter {
     this.emit('exit', this.#lastExit);
     const jobs = LANES.map((l) => this.#lanes[l]).filter((j): j is Job => j?.sent === true);
     for (const job of jobs) job.sent = false;
+    const onModel = jobs.filter((j) => j.lane !== 'speech');
+    if (onModel.length > 1) for (const job of onModel) this.#suspects.add(job);
     running.conn.close(new AppError('sidecar_exited', `the model process ${cause}`));
     if (this.#running === running) this.#running = undefined;
     for (const job of jobs) {
@@ -293,6 +318,7 @@ export class Supervisor extends EventEmitter {
       job.attempts = decision.attempts;
       if (decision.action === 'fail') {
         this.#lanes[job.lane] = undefined;
+        this.#suspects.delete(job);
         job.reject(new AppError(decision.code));
       }
     }

@@ -89,6 +89,30 @@ describe('supervision of the real sidecar', () => {
     expect(server.supervisor.snapshot().restarts).toBe(2);
   });
 
+  it('replays a window and file work that were in flight together at a SIGKILL one at a time, and answers both', async () => {
+    const { log } = testLogger();
+    server = await startServer(testConfig(), log);
+    await waitForState(server.supervisor, 'ready');
+    const supervisor = server.supervisor;
+    let dispatches = 0;
+    const inFlightAtReplay: number[] = [];
+    supervisor.on('dispatch', (pid: number) => {
+      dispatches += 1;
+      // Both are in flight (the window inside the file's decode): kill the process under them.
+      if (dispatches === 2) setTimeout(() => process.kill(pid, 'SIGKILL'), 300);
+      if (dispatches > 2) inFlightAtReplay.push(supervisor.snapshot().in_flight);
+    });
+    const audio = readWavPcm('jfk.wav');
+    const file = supervisor.transcribe({ items: [{ audio, language: 'en' }], mode: 'pipeline' });
+    const window = supervisor.transcribe({ items: [{ audio, language: 'en' }] });
+    const [[fileResult], [windowResult]] = await Promise.all([file, window]);
+    expect(wer(JFK, fileResult!.text)).toBeLessThanOrEqual(0.05);
+    expect(wer(JFK, windowResult!.text)).toBeLessThanOrEqual(0.05);
+    expect(supervisor.snapshot().restarts).toBe(1);
+    // After the restart: the two were sent again, each alone (a second crash would be one's own).
+    expect(inFlightAtReplay).toEqual([1, 1]);
+  });
+
   it('on SIGTERM stops accepting, exits 0, and leaves no process of ours behind', async () => {
     const child = execa(path.join(ROOT_DIR, 'node_modules', '.bin', 'tsx'), [path.join(ROOT_DIR, 'src', 'main.ts')], {
       cwd: ROOT_DIR,
