@@ -169,14 +169,20 @@ class kept_attention:
     """A return_timestamps="word" call makes generate() switch the shared model to eager attention
     for good (transformers' generation_whisper.py sets config._attn_implementation = "eager" for
     its cross-attention weights); put the loaded implementation back after the call, so one word-
-    timestamp request does not slow every later request."""
+    timestamp request does not slow every later request. With `during`, the model runs on that
+    implementation inside the block (a stream window decoded inside a word-timestamp file job, as
+    it would be decoded alone), and goes back to what it was on after it."""
 
-    def __init__(self, model: Any):
+    def __init__(self, model: Any, during: Optional[str] = None):
         self._config = model.config
+        self._during = during
         self._saved: dict = {}
 
     def __enter__(self) -> "kept_attention":
         self._saved = {id(c): (c, c._attn_implementation) for c in self._configs()}
+        if self._during is not None:
+            for config, _ in self._saved.values():
+                config._attn_implementation = self._during
         return self
 
     def _configs(self):

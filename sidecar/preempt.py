@@ -12,9 +12,12 @@ their own inputs and caches; nothing the file's generate() holds (its cache, its
 its beams) is touched, and the model's weights and modules are not changed. tests/test_preempt.py
 checks a preempted slice's outputs byte for byte against the same slice alone.
 
-Not preempted: a window that needs the pipeline itself (word timestamps, or longer than 30 s), and
-file jobs with word timestamps (transformers switches the shared model to eager attention for them;
-see model.kept_attention). Those wait for the file job as before.
+Not let in: a window that needs the pipeline itself (word timestamps, or longer than 30 s): it waits
+for the file job. A file job with word timestamps runs on eager attention (transformers switches
+the shared model to it, see model.kept_attention); a window decoded inside it runs on the
+implementation the model was loaded with, as alone (service.py), and the file's forward passes go
+on in eager. Not preempted either: a file's speaker diarization, which runs after its decoding
+(no model layer of ours to hook).
 """
 from __future__ import annotations
 

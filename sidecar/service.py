@@ -116,24 +116,27 @@ class Service:
         return True
 
     def _run_worker(self) -> None:
+        model = self._loaded.pipe.model
         while True:
             request = self._work.get()
             if request is None:
                 return
-            if _is_window(request) or not self._preemptible(request):
-                self._transcribe(request)
-                continue
-            with Preemption(self._loaded.pipe.model, self._next_window, self._transcribe) as preemption:
-                self._transcribe(request)
+            # Whatever a request does to the model's attention implementation (word timestamps
+            # switch it to eager), the next one finds it as loaded.
+            with model_module.kept_attention(model):
+                if _is_window(request) or isinstance(request, protocol.FileJoinRequest):
+                    self._transcribe(request)
+                    continue
+                with Preemption(model, self._next_window, self._window_inside) as preemption:
+                    self._transcribe(request)
             if preemption.served:
                 log.debug("request %s let %d stream windows through", request.id, preemption.served)
 
-    def _preemptible(self, request) -> bool:
-        """A file job lets windows through unless it runs with word timestamps (eager attention)."""
-        timestamps = getattr(request, "return_timestamps", None)
-        if timestamps is None:
-            timestamps = self._loaded.settings.return_timestamps
-        return timestamps != "word" and not isinstance(request, protocol.FileJoinRequest)
+    def _window_inside(self, request) -> None:
+        """A window decoded inside file work: on the attention the model was loaded with (a
+        word-timestamp file runs on eager), as it would be decoded alone."""
+        with model_module.kept_attention(self._loaded.pipe.model, during=self._loaded.choice.attn_implementation):
+            self._transcribe(request)
 
     def _next_window(self):
         return self._work.take_stream(lambda r: model_module.uses_engine(self._loaded, r.items, r.return_timestamps))

@@ -1,6 +1,7 @@
 """Stream windows inside file jobs (preempt.py), on the real embedded model and real recordings: a
-window that arrives while a file job runs is answered before the job ends, and the file's result is
-byte for byte what it is without the window (pipeline-mode slices and vad-mode files)."""
+window that arrives while a file job runs is answered before the job ends, with what it gives alone,
+and the file's result is byte for byte what it is without the window (pipeline-mode slices, with
+segment and word timestamps, and vad-mode files)."""
 import threading
 import time
 import wave
@@ -38,12 +39,12 @@ def loaded():
     return model.load(str(MODEL), choose_device("cpu"), model.PipelineSettings(batch_size=1))
 
 
-def slice_message(loaded, audio: np.ndarray, rid: int) -> dict:
+def slice_message(loaded, audio: np.ndarray, rid: int, timestamps=True) -> dict:
     """The first file_slice of a pipeline-mode file (one 30 s chunk), as the server sends it."""
     c = slices.chunking(loaded.pipe, 30.0, 1)
     first = slices.chunk_bounds(len(audio), c)[0]
     return {"id": rid, "type": "file_slice", "items": [{"audio": pcm16(audio[first.start:first.end])}],
-            "offset": 0, "total": len(audio), "first": 0, "count": 1, "return_timestamps": True}
+            "offset": 0, "total": len(audio), "first": 0, "count": 1, "return_timestamps": timestamps}
 
 
 def window(rid: int) -> dict:
@@ -110,11 +111,15 @@ class Frames:
             self.done.set()
 
 
-def test_the_service_answers_a_window_sent_during_a_file_slice_before_the_slice(loaded):
+@pytest.mark.parametrize("timestamps", [True, "word"])
+def test_the_service_answers_a_window_sent_during_a_file_slice_before_the_slice(loaded, timestamps):
+    """Word timestamps too: the slice runs on eager attention, the window inside it on sdpa (as
+    alone), and the model is on sdpa again after both."""
     frames = Frames()
     service = Service(loaded, frames, Vad(), exit_process=lambda code: None)
-    audio = read("longform-en.wav")
-    service.handle(slice_message(loaded, audio, 10))
+    audio = read("longform-en.wav", 30.0)
+    expected, _ = model.transcribe(loaded, protocol.parse_transcribe(window(0)).items, True)
+    service.handle(slice_message(loaded, audio, 10, timestamps))
     deadline = time.monotonic() + 30
     while service._work.pending() and time.monotonic() < deadline:  # the worker has taken the slice
         time.sleep(0.01)
@@ -122,7 +127,10 @@ def test_the_service_answers_a_window_sent_during_a_file_slice_before_the_slice(
     assert frames.done.wait(120)
     kinds = [(f["id"], f["type"]) for f in frames.sent]
     assert kinds == [(11, "result"), (10, "slice_result")]
-    c = slices.chunking(loaded.pipe, 30.0, 1)
-    alone = slices.decode_slice(loaded, c, protocol.parse_file_slice(slice_message(loaded, audio, 12)))
-    assert frames.sent[1]["outputs"] == alone["outputs"] and frames.sent[1]["texts"] == alone["texts"]
+    assert frames.sent[0]["items"] == expected
     assert service.handle({"id": 13, "type": "shutdown"}) is False
+    assert loaded.pipe.model.config._attn_implementation == "sdpa"
+    c = slices.chunking(loaded.pipe, 30.0, 1)
+    with model.kept_attention(loaded.pipe.model):
+        alone = slices.decode_slice(loaded, c, protocol.parse_file_slice(slice_message(loaded, audio, 12, timestamps)))
+    assert frames.sent[1]["outputs"] == alone["outputs"] and frames.sent[1]["texts"] == alone["texts"]
