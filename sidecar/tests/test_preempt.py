@@ -4,8 +4,6 @@ and the file's result is byte for byte what it is without the window (pipeline-m
 segment and word timestamps, and vad-mode files)."""
 import threading
 import time
-import wave
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,20 +16,7 @@ from device import choose_device
 from preempt import ModelQueue, Preemption
 from service import Service
 from vad import Vad
-
-AUDIO = Path(__file__).resolve().parents[2].parent / "shared" / "audio"
-MODEL = Path(__file__).resolve().parents[1] / "models" / "whisper-base"
-RATE = 16000
-
-
-def read(name: str, seconds: float | None = None) -> np.ndarray:
-    with wave.open(str(AUDIO / name)) as w:
-        pcm = np.frombuffer(w.readframes(w.getnframes()), "<i2").astype(np.float32) / 32768.0
-    return pcm if seconds is None else pcm[: int(seconds * RATE)]
-
-
-def pcm16(audio: np.ndarray) -> bytes:
-    return (np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes()
+from recordings import MODEL, RATE, pcm16, read
 
 
 @pytest.fixture(scope="module")

@@ -1,8 +1,6 @@
 """A pipeline-mode file in slices gives exactly what one direct pipeline call gives (real model, real
 audio): the chunks are the pipeline's own, chunk for chunk, and slices + join give the same text
 and chunk timestamps as pipe(audio), through the message layer (blobs round-trip)."""
-import wave
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,25 +10,12 @@ import model
 import protocol
 import slices
 from device import choose_device
-
-AUDIO = Path(__file__).resolve().parents[2].parent / "shared" / "audio"
-MODEL = Path(__file__).resolve().parents[1] / "models" / "whisper-base"
-RATE = 16000
-
-
-def read(name: str, seconds: float | None = None) -> np.ndarray:
-    with wave.open(str(AUDIO / name)) as w:
-        pcm = np.frombuffer(w.readframes(w.getnframes()), "<i2").astype(np.float32) / 32768.0
-    return pcm if seconds is None else pcm[: int(seconds * RATE)]
+from recordings import MODEL, RATE, pcm16, read
 
 
 @pytest.fixture(scope="module")
 def loaded():
     return model.load(str(MODEL), choose_device("cpu"), model.PipelineSettings(batch_size=1))
-
-
-def pcm16(audio: np.ndarray) -> bytes:
-    return (np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes()
 
 
 @pytest.mark.parametrize("seconds", [3.0, 30.0, 44.0, 50.0, 64.5, 95.3])
