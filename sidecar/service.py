@@ -1,7 +1,7 @@
 """Dispatch: one frame in, replies out. Pings are answered at once; model work runs on one worker
 thread and voice-activity work on another, so a long decode never delays speech detection. On the
-model worker, stream windows go first, and a window that arrives during a file job is decoded at
-that job's next forward pass (preempt.py), so a file never holds a live stream back.
+model worker, stream windows go first, and a window that arrives during a file job is decoded before
+that job's next model layer (preempt.py), so a file never holds a live stream back.
 
 Owns the threads and the per-request error handling. A request that fails
 gets an error frame with its id; only an unrecoverable device fault ends the

@@ -4,7 +4,7 @@
  * - the model lane: stream windows from every session (batched across sessions, flush first) ahead
  *   of file work (whole requests, or the bounded slices of a pipeline-mode file: src/files/job.ts);
  *   one window request and one file job may be in flight at once, and the sidecar decodes a window
- *   that arrives during file work at that work's next forward pass (sidecar/preempt.py), so a
+ *   that arrives during file work before that work's next model layer (sidecar/preempt.py), so a
  *   window never waits for a whole slice (`preemptFiles`; off: it waits for the slice in flight);
  * - the speech lane: VAD and speaker embeddings, VAD items of different sessions batched into one
  *   request, urgent ones (a draining or flushing session) first.

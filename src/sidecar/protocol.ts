@@ -217,7 +217,7 @@ export interface FileJoinParams {
 /**
  * Which sidecar worker serves a request, and so what may be in flight at the same time (one each):
  * stream windows and file work both go to the model worker, which decodes a window that arrives
- * during a file job at that job's next forward pass (sidecar/preempt.py); speech detection and
+ * during a file job before that job's next model layer (sidecar/preempt.py); speech detection and
  * embeddings run on a worker of their own.
  */
 export type Lane = 'stream' | 'file' | 'speech';

@@ -10,8 +10,8 @@
  *      └──────────────────┴──── stop() ──────────┴──▶ stopped
  *
  * Requests go to the process one at a time per lane. The `stream` lane (windows) and the `file` lane
- * (file work) share the model worker: a window sent while file work runs is decoded inside it, at
- * its next forward pass (sidecar/preempt.py), and the time it took moves the file work's deadline.
+ * (file work) share the model worker: a window sent while file work runs is decoded inside it, before
+ * its next model layer (sidecar/preempt.py), and the time it took moves the file work's deadline.
  * The `speech` lane (VAD, speaker embeddings) runs beside them so it never waits behind a long decode.
  * Queueing, priorities and batching are the scheduler's job; the request deadline (base + per audio
  * second) and the ping are this file's.
