@@ -1,11 +1,11 @@
-"""Stream windows go ahead of file work inside the sidecar, down to one forward pass of the file.
+"""Stream windows go ahead of file work inside the sidecar, down to one model layer of the file.
 
 A file job (a pipeline-mode slice, a vad/sequential file) runs for seconds to minutes in one call.
 The server sends a stream window while such a job is in flight (its own lane, src/sidecar/
 supervisor.ts); here it waits in the model queue's stream side, and `Preemption` serves it at the
 next *preemption point* of the file job: a forward pre-hook on each of the file model's decoder
-layers (a few calls per generated token, all beams at once) and on each encoder layer. The window is decoded right
-there, on the same thread, then the file job goes on where it was.
+layers (a few calls per generated token, all beams at once) and on each encoder layer. The window
+is decoded right there, on the same thread, then the file job goes on where it was.
 
 Why this is exact for the file: the hooks only read the queue and run other forward passes with
 their own inputs and caches; nothing the file's generate() holds (its cache, its logits processors,

@@ -126,11 +126,15 @@ class Service:
             with model_module.kept_attention(model):
                 if _is_window(request) or isinstance(request, protocol.FileJoinRequest):
                     self._transcribe(request)
-                    continue
-                with Preemption(model, self._next_window, self._window_inside) as preemption:
-                    self._transcribe(request)
-            if preemption.served:
-                log.debug("request %s let %d stream windows through", request.id, preemption.served)
+                else:
+                    self._file_work(request)
+
+    def _file_work(self, request) -> None:
+        """File work, with the stream windows that arrive meanwhile decoded inside it."""
+        with Preemption(self._loaded.pipe.model, self._next_window, self._window_inside) as preemption:
+            self._transcribe(request)
+        if preemption.served:
+            log.debug("request %s let %d stream windows through", request.id, preemption.served)
 
     def _window_inside(self, request) -> None:
         """A window decoded inside file work: on the attention the model was loaded with (a

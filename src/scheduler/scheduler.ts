@@ -85,10 +85,9 @@ export interface SchedulerStats {
 export class Scheduler {
   #model: ModelJob[] = [];
   #speech: SpeechJob[] = [];
-  #windowsBusy = false;
-  #fileBusy = false;
-  /** Model requests in flight (0-2), and when the model last went from idle to busy. */
-  #inFlight = 0;
+  /** A request is in flight on the sidecar client's window lane / file lane. */
+  #busy = { stream: false, file: false };
+  /** When the model last went from idle (no lane busy) to busy. */
   #busySince = 0;
   #speechBusy = false;
   #batches = 0;
@@ -137,7 +136,7 @@ export class Scheduler {
   stats(): SchedulerStats {
     return {
       queued: this.#model.length + this.#speech.length,
-      busy: this.#windowsBusy || this.#fileBusy,
+      busy: this.#busy.stream || this.#busy.file,
       batches: this.#batches,
       lastBatchItems: this.#lastBatchItems,
       busyMs: this.#busyMs,
@@ -176,43 +175,37 @@ export class Scheduler {
   }
 
   #pumpWindows(): void {
-    if (this.#windowsBusy || (this.#fileBusy && this.options.preemptFiles === false)) return;
+    if (this.#busy.stream || (this.#busy.file && this.options.preemptFiles === false)) return;
     const picked = nextWindowBatch(this.#model, this.options.maxBatchItems);
     if (picked.length === 0) return;
     const jobs = picked.map((i) => this.#model[i]!);
     this.#model = this.#model.filter((_, i) => !picked.includes(i));
-    this.#windowsBusy = true;
-    this.#dispatch(jobs, () => { this.#windowsBusy = false; });
+    this.#dispatch('stream', jobs);
   }
 
   #pumpFile(): void {
-    if (this.#fileBusy) return;
+    if (this.#busy.file) return;
+    const windowsFirst = this.#busy.stream || nextWindowBatch(this.#model, 1).length > 0;
     // Without preemption a window in flight, or one waiting, goes first.
-    if (this.options.preemptFiles === false && (this.#windowsBusy || nextWindowBatch(this.#model, 1).length > 0)) return;
+    if (this.options.preemptFiles === false && windowsFirst) return;
     const index = nextFileJob(this.#model);
     if (index === -1) return;
     const job = this.#model[index]!;
-    if (job.lane === 'stream') {
-      // A file request without a mode goes on the window lane: only when no window is in flight
-      // or waiting (windows first), and it holds that lane (not the file one) while it runs.
-      if (this.#windowsBusy || nextWindowBatch(this.#model, 1).length > 0) return;
-      this.#model.splice(index, 1);
-      this.#windowsBusy = true;
-      this.#dispatch([job], () => { this.#windowsBusy = false; });
-      return;
-    }
+    // A file request without a mode goes on the window lane: only when no window is in flight or
+    // waiting (windows first), and it holds that lane (not the file one) while it runs.
+    if (job.lane === 'stream' && windowsFirst) return;
     this.#model.splice(index, 1);
-    this.#fileBusy = true;
-    this.#dispatch([job], () => { this.#fileBusy = false; });
+    this.#dispatch(job.lane, [job]);
   }
 
-  #dispatch(jobs: ModelJob[], done: () => void): void {
-    if (this.#inFlight++ === 0) this.#busySince = Date.now();
+  #dispatch(lane: ModelJob['lane'], jobs: ModelJob[]): void {
+    if (!this.#busy.stream && !this.#busy.file) this.#busySince = Date.now();
+    this.#busy[lane] = true;
     this.#batches += 1;
     this.#lastBatchItems = jobs.length;
     void this.#runModel(jobs).finally(() => {
-      done();
-      if (--this.#inFlight === 0) this.#busyMs += Date.now() - this.#busySince;
+      this.#busy[lane] = false;
+      if (!this.#busy.stream && !this.#busy.file) this.#busyMs += Date.now() - this.#busySince;
       this.#pumpModel();
     });
   }
