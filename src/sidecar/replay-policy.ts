@@ -6,7 +6,13 @@
  * flight) or a deadline (it ran past its own deadline, so it was killed). A request in flight beside
  * another request's deadline kill is replayed without blame. Two crashes make it a poison request,
  * two deadlines a request_timeout; a server that is stopping replays nothing.
+ *
+ * Model jobs (a stream window and file work) that were in flight together at a crash are both
+ * blamed, and then replayed one at a time (the supervisor pumps the stream lane first, so the
+ * window goes first): a second crash then falls on one of them alone, so an innocent file beside a
+ * poison window (or the other way round) is not made a poison request.
  */
+import type { Lane } from './protocol.js';
 
 /** What the supervisor keeps about a request across restarts. */
 export interface Attempts {
@@ -42,4 +48,23 @@ export function afterExit(previous: Attempts, exit: ExitFacts): ReplayDecision {
   if (attempts.timeouts >= 2) return { action: 'fail', code: 'request_timeout', attempts };
   if (exit.stopping) return { action: 'fail', code: 'shutting_down', attempts };
   return { action: 'replay', attempts };
+}
+
+/**
+ * The lanes whose jobs become suspects after a crash: the model lanes' jobs when more than one was
+ * in flight (the speech lane never shares the blame: it runs on a worker of its own).
+ * @example sharedCrashSuspects(['stream', 'file', 'speech']) // ['stream', 'file']
+ */
+export function sharedCrashSuspects(inFlight: readonly Lane[]): Lane[] {
+  const model = inFlight.filter((lane) => lane !== 'speech');
+  return model.length > 1 ? model : [];
+}
+
+/**
+ * Whether a job waits before it is sent: a suspect of a shared crash, while another suspect is
+ * still unresolved and a model job is in flight.
+ * @example waitsForReplay({ lane: 'file', suspect: true }, 2, true) // true
+ */
+export function waitsForReplay(job: { lane: Lane; suspect: boolean }, suspectsLeft: number, modelInFlight: boolean): boolean {
+  return job.lane !== 'speech' && job.suspect && suspectsLeft >= 2 && modelInFlight;
 }

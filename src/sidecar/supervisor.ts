@@ -22,7 +22,7 @@ import type { Logger } from '../log.js';
 import { Connection, type ExtendDeadline } from './connection.js';
 import type { SidecarFactory, SidecarProcess, ProcessExit } from './process.js';
 import { REQUESTS, type EmbedResult, type ItemResult, type Lane, type ReadyInfo, type RequestKind, type RequestParams, type RequestResult, type TranscribeParams, type VadParams, type VadResult } from './protocol.js';
-import { afterExit, type Attempts } from './replay-policy.js';
+import { afterExit, sharedCrashSuspects, waitsForReplay, type Attempts } from './replay-policy.js';
 import { nextFailureCount, restartDelayMs, type RestartPolicyOptions } from './restart-policy.js';
 
 export type SidecarState = 'starting' | 'ready' | 'restarting' | 'stopped';
@@ -278,10 +278,9 @@ export class Supervisor extends EventEmitter {
     );
   }
 
-  /** After a shared crash, a suspect model job waits while another model job is in flight. */
+  /** After a shared crash, a suspect model job waits while another model job is in flight (replay-policy.ts). */
   #heldForReplay(job: Job): boolean {
-    if (job.lane === 'speech' || this.#suspects.size < 2 || !this.#suspects.has(job)) return false;
-    return MODEL_LANES.some((l) => this.#lanes[l]?.sent);
+    return waitsForReplay({ lane: job.lane, suspect: this.#suspects.has(job) }, this.#suspects.size, MODEL_LANES.some((l) => this.#lanes[l]?.sent));
   }
 
   #finish(job: Job, settle: () => void): void {
@@ -309,8 +308,8 @@ export class Supervisor extends EventEmitter {
     this.emit('exit', this.#lastExit);
     const jobs = LANES.map((l) => this.#lanes[l]).filter((j): j is Job => j?.sent === true);
     for (const job of jobs) job.sent = false;
-    const onModel = jobs.filter((j) => j.lane !== 'speech');
-    if (onModel.length > 1) for (const job of onModel) this.#suspects.add(job);
+    const suspects = sharedCrashSuspects(jobs.map((j) => j.lane));
+    for (const job of jobs) if (suspects.includes(job.lane)) this.#suspects.add(job);
     running.conn.close(new AppError('sidecar_exited', `the model process ${cause}`));
     if (this.#running === running) this.#running = undefined;
     for (const job of jobs) {
