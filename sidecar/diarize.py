@@ -25,7 +25,7 @@ import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 import torch
@@ -38,6 +38,9 @@ log = logging.getLogger("sidecar.diarize")
 RATE = 16000
 HOP = 160  # 10 ms mel frames
 WINDOW_FRAMES = 160  # resemblyzer's partial utterance: 1.6 s
+# Windows embedded between two checkpoints: a multiple of SpeakerEncoder.embed's own batch of 64,
+# so the batches (and so the embeddings, to the bit) are the ones one call makes.
+EMBED_BATCH = 512
 STEP_FRAMES = 60  # a window every 0.6 s (resemblyzer's own rate is 1.3 windows a second)
 MIN_REGION_S = 0.4  # speech shorter than this gets no window of its own
 # Region policy for speakers: finer than long-form decoding's (a turn change may follow a short
@@ -190,13 +193,15 @@ class Diarizer:
         return {"backend": self.choice.backend, "reason": self.choice.reason, "model": self.choice.model}
 
     def diarize(self, audio: np.ndarray, num: Optional[int] = None, min_n: Optional[int] = None,
-                max_n: Optional[int] = None) -> list[Turn]:
+                max_n: Optional[int] = None, checkpoint: Optional[Callable[[], None]] = None) -> list[Turn]:
+        """Speaker turns; `checkpoint` is called between steps (the sidecar decodes waiting stream
+        windows there: preempt.py). pyannote runs as one call, without checkpoints."""
         if self.choice.backend == "pyannote":
             with self._lock:
                 return self._run_pyannote(audio, num, min_n, max_n)
         if self.choice.backend != "resemblyzer":
             raise RuntimeError(f"diarization is unavailable: {self.choice.reason}")
-        return diarize_with_encoder(self._ready_encoder(), self._vad, audio, num, min_n, max_n)
+        return diarize_with_encoder(self._ready_encoder(), self._vad, audio, num, min_n, max_n, checkpoint)
 
     def _ready_encoder(self) -> SpeakerEncoder:
         # The lock only guards the first load: inference on the encoder is safe from two threads
@@ -243,15 +248,22 @@ class Diarizer:
 
 
 def diarize_with_encoder(encoder: SpeakerEncoder, vad: Any, audio: np.ndarray, num: Optional[int] = None,
-                         min_n: Optional[int] = None, max_n: Optional[int] = None) -> list[Turn]:
+                         min_n: Optional[int] = None, max_n: Optional[int] = None,
+                         checkpoint: Optional[Callable[[], None]] = None) -> list[Turn]:
     """VAD regions → window embeddings → clusters → a speaker per 10 ms of speech → turns."""
-    probs = vad.probabilities([longform.levelled(audio)])[0]
+    probs = vad.probabilities([longform.levelled(audio)], checkpoint=checkpoint)[0]
     regions = speech_regions(probs, len(audio))
     spans = windows(regions)
     if not spans:
         return []
     mel = encoder.mel(_normalised(audio))
-    emb = encoder.embed([mel[a:b] for a, b in spans])
+    # An hour of speech is ~6000 windows: embedded in parts, with a checkpoint before each.
+    parts = []
+    for first in range(0, len(spans), EMBED_BATCH):
+        if checkpoint:
+            checkpoint()
+        parts.append(encoder.embed([mel[a:b] for a, b in spans[first:first + EMBED_BATCH]]))
+    emb = np.concatenate(parts)
     labels = clustering.cluster(emb, num, min_n, max_n)
     return turns_from_windows(emb, labels, spans, regions)
 

@@ -16,7 +16,7 @@ given, or vad mode found no speech) is model.detect_language used.
 from __future__ import annotations
 
 import os
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 import torch
@@ -72,25 +72,32 @@ def transcribe_file(loaded: model_module.LoadedModel, vad: Any, item: model_modu
         timestamps = loaded.settings.return_timestamps
     kwargs = _call_kwargs(loaded, item, timestamps, temperature)
     total_s = len(item.audio) / RATE
-    language_audio = item.audio
     capture = captured_language(loaded.pipe.model)
     with capture:
         out = _run_mode(loaded, vad, item, kwargs, mode, total_s, progress)
-    windows = out.pop("windows", None)
-    if windows is not None:
-        language_audio = item.audio[int(windows[0][0] * RATE):int(windows[0][1] * RATE)] if windows else item.audio[:0]
+    first = out.pop("first_window", None)
+    language_audio = item.audio if first is None else item.audio[first[0]:first[1]]
+    return resolved(loaded, out, timestamps, item.language, capture.token_id,
+                    lambda: model_module.detect_language(loaded, language_audio))
+
+
+def resolved(loaded: model_module.LoadedModel, out: dict, timestamps: Any, given: Optional[str],
+             captured: Optional[int], detect: Callable[[], Optional[str]]) -> dict:
+    """A decoded file's {text, chunks, language}: the language the client gave, else the one
+    generate() detected (captured token), else the first the engine heard, else `detect()` (one
+    more encoder pass, only then)."""
     result = model_module._result(out, timestamps)
     heard = next((c["language"] for c in result["chunks"] if c.get("language")), None)
     for chunk in result["chunks"]:
         chunk.pop("language", None)
-    if item.language:
-        result["language"] = item.language
-    elif capture.token_id is not None:
-        result["language"] = loaded.pipe.tokenizer.convert_ids_to_tokens(capture.token_id).strip("<|>")
+    if given:
+        result["language"] = given
+    elif captured is not None:
+        result["language"] = loaded.pipe.tokenizer.convert_ids_to_tokens(captured).strip("<|>")
     elif heard is not None:  # the engine's first decoding step heard it (vad mode)
         result["language"] = heard
     else:
-        result["language"] = model_module.detect_language(loaded, language_audio)
+        result["language"] = detect()
     return result
 
 
@@ -160,25 +167,31 @@ def _prompt(prompt: Optional[str], text: str) -> str:
     return f"{prompt or ''} {text}".strip()
 
 
+def vad_decoder(loaded: model_module.LoadedModel, item: model_module.TranscribeItem,
+                kwargs: dict) -> tuple[Callable[..., Any], int]:
+    """What decodes a `vad`-mode file's windows, and how many windows go per batch."""
+    timestamps = kwargs["return_timestamps"]
+    sampling = bool(kwargs["generate_kwargs"].get("do_sample"))
+    # The engine path (engine_call): English fixtures' WER 0.074 vs the pipeline's 0.093 (all
+    # languages 0.118 vs 0.117), RTF 0.198 vs 0.311 on the idle CPU
+    # (bench/results/vad-engine-cpu-idle.json, vad-engine-cpu.json).
+    # FILE_VAD_ENGINE=false keeps the pipeline (beam 5) for every window.
+    use_engine = os.environ.get("FILE_VAD_ENGINE", "true").lower() not in ("0", "false")
+    on_gpu = loaded.choice.device.startswith("cuda")
+    if use_engine and loaded.engine is not None and timestamps != "word" and not sampling:
+        # Greedy, batched: on CPU a batch of 4 windows costs about what they cost one by one,
+        # on a GPU the brief's batch_size of them go together.
+        return engine_call(loaded, item, timestamps), loaded.settings.batch_size if on_gpu else 4
+    # Word timestamps and sampling keep the pipeline (its cross-attention alignment, its
+    # sampler). On CPU a padded pipeline batch measured about 2x slower than the windows one by one.
+    return loaded.pipe, loaded.settings.batch_size if on_gpu else 1
+
+
 def _run_mode(loaded: model_module.LoadedModel, vad: Any, item: model_module.TranscribeItem, kwargs: dict,
               mode: str, total_s: float, progress: Optional[longform.ProgressFn]) -> dict:
     if mode == "vad":
-        timestamps = kwargs["return_timestamps"]
-        sampling = bool(kwargs["generate_kwargs"].get("do_sample"))
-        # The engine path (engine_call): English fixtures' WER 0.074 vs the pipeline's 0.093 (all
-        # languages 0.118 vs 0.117), RTF 0.198 vs 0.311 on the idle CPU
-        # (bench/results/vad-engine-cpu-idle.json, vad-engine-cpu.json).
-        # FILE_VAD_ENGINE=false keeps the pipeline (beam 5) for every window.
-        use_engine = os.environ.get("FILE_VAD_ENGINE", "true").lower() not in ("0", "false")
-        if use_engine and loaded.engine is not None and timestamps != "word" and not sampling:
-            # Greedy, batched: on CPU a batch of 4 windows costs about what they cost one by one,
-            # on a GPU the brief's batch_size of them go together.
-            batch = loaded.settings.batch_size if loaded.choice.device.startswith("cuda") else 4
-            return longform.transcribe_vad(engine_call(loaded, item, timestamps), vad, item.audio, kwargs, batch, progress)
-        # Word timestamps and sampling keep the pipeline (its cross-attention alignment, its
-        # sampler). On CPU a padded pipeline batch measured about 2x slower than the windows one by one.
-        batch = loaded.settings.batch_size if loaded.choice.device.startswith("cuda") else 1
-        return longform.transcribe_vad(loaded.pipe, vad, item.audio, kwargs, batch, progress)
+        call, batch = vad_decoder(loaded, item, kwargs)
+        return longform.transcribe_vad(call, vad, item.audio, kwargs, batch, progress)
     if mode == "sequential":
         out = longform.transcribe_sequential(loaded.pipe, item.audio, kwargs)
         if progress:

@@ -7,7 +7,7 @@ adds the two alternatives a file request may ask for:
   file to Whisper's sequential long-form generate() (30 s windows, each starting where the last
   decoded segment ended) instead of strided chunks merged afterwards.
 * "vad": speech regions from silero-vad (the same model streaming uses) packed into windows of at
-  most 30 s cut at pauses and decoded as one pipeline batch, as WhisperX does. Silence between
+  most 30 s cut at pauses and decoded in batches, as WhisperX does. Silence between
   windows is never decoded, so noise, tones and silence give no text. Two guards drop what is left
   of a hallucination: a window whose decoded text repeats itself (gzip compression ratio over 2.4,
   Whisper's own threshold) and a window whose speech probability is low on average.
@@ -155,36 +155,75 @@ def transcribe_sequential(pipe_call: Callable[..., dict], audio: np.ndarray, cal
         return pipe_call({"raw": audio, "sampling_rate": RATE}, chunk_length_s=0, **call_kwargs)
 
 
-def transcribe_vad(pipe_call: Callable[..., Any], vad, audio: np.ndarray, call_kwargs: dict,
-                   batch_size: int, progress: Optional[ProgressFn] = None) -> dict:
-    """Speech windows decoded as pipeline batches; timestamps shifted back onto the file's clock."""
-    probs = vad.probabilities([levelled(audio)])[0]
+@dataclass(frozen=True)
+class VadPlan:
+    """Where a file's speech windows are: what the `vad` mode decodes, decided before any decoding."""
+    windows: list[Window]
+    regions: list[tuple[int, int]]  # samples, the file's speech regions (for window_audio's levels)
+    speech: list[float]  # each window's mean speech probability (the guard's second test)
+
+
+def plan_vad(vad, audio: np.ndarray, checkpoint: Optional[Callable[[], None]] = None) -> VadPlan:
+    """The speech windows of a file: silero on the levelled audio, regions, windows of ≤ 30 s."""
+    probs = vad.probabilities([levelled(audio)], checkpoint=checkpoint)[0]
     regions = speech_regions(probs, len(audio))
     windows = pack_windows(regions)
+    speech = []
+    for w in windows:
+        frames = probs[w.start // FRAME:max(w.start // FRAME + 1, w.end // FRAME)]
+        speech.append(float(frames.mean()) if len(frames) else 0.0)
+    return VadPlan(windows, regions, speech)
+
+
+def decode_windows(pipe_call: Callable[..., Any], audios: list[np.ndarray], speech: list[float],
+                   offsets_s: list[float], call_kwargs: dict) -> list[Optional[dict]]:
+    """One batch of windows (already through window_audio): each one's {text, chunks on the file's
+    clock}, or None where the guard drops it as a hallucination."""
+    inputs = [{"raw": a, "sampling_rate": RATE} for a in audios]
+    # chunk_length_s=0: each window (at most 30 s) is one Whisper pass; the pipeline's own
+    # chunking would split a 25 s window into strided pieces again.
+    with torch.inference_mode():
+        outs = pipe_call(inputs, chunk_length_s=0, **call_kwargs)
+    decoded: list[Optional[dict]] = []
+    for out, prob, offset in zip(outs, speech, offsets_s):
+        text = out.get("text", "")
+        decoded.append(None if guarded(text, prob) else
+                       {"text": text.strip(), "chunks": _shift(out.get("chunks") or [], offset)})
+    return decoded
+
+
+def joined_text(decoded: list[Optional[dict]]) -> str:
+    """The kept windows' texts, one space apart (the progress text; the result's without its lead space)."""
+    return " ".join(d["text"] for d in decoded if d is not None)
+
+
+def assemble(decoded: list[Optional[dict]]) -> dict:
+    """The file's {text, chunks} from its windows' decodes, in order."""
+    text = " ".join(d["text"] for d in decoded if d is not None and d["text"])
+    chunks = [c for d in decoded if d is not None for c in d["chunks"]]
+    return {"text": (" " + text) if text else "", "chunks": chunks}
+
+
+def transcribe_vad(pipe_call: Callable[..., Any], vad, audio: np.ndarray, call_kwargs: dict,
+                   batch_size: int, progress: Optional[ProgressFn] = None) -> dict:
+    """Speech windows decoded as pipeline batches; timestamps shifted back onto the file's clock.
+
+    The whole file in one call; a server file request goes as the same steps in slices instead
+    (vad_slices.py: plan_vad, then decode_windows per batch, then assemble)."""
+    plan = plan_vad(vad, audio)
     total_s = len(audio) / RATE
-    texts: list[str] = []
-    chunks: list[dict] = []
-    languages: list[Any] = []
-    for first in range(0, len(windows), max(1, batch_size)):
-        batch = windows[first:first + batch_size]
-        inputs = [{"raw": window_audio(audio, w, regions), "sampling_rate": RATE} for w in batch]
-        # chunk_length_s=0: each window (at most 30 s) is one Whisper pass; the pipeline's own
-        # chunking would split a 25 s window into strided pieces again.
-        with torch.inference_mode():
-            outs = pipe_call(inputs, chunk_length_s=0, **call_kwargs)
-        for w, out in zip(batch, outs):
-            frames = probs[w.start // FRAME:max(w.start // FRAME + 1, w.end // FRAME)]
-            text = out.get("text", "")
-            if guarded(text, float(frames.mean()) if len(frames) else 0.0):
-                continue
-            texts.append(text.strip())
-            chunks.extend(_shift(out.get("chunks") or [], w.start / RATE))
-            languages.extend(c.get("language") for c in out.get("chunks") or [])
+    batch = max(1, batch_size)
+    decoded: list[Optional[dict]] = []
+    for first in range(0, len(plan.windows), batch):
+        windows = plan.windows[first:first + batch]
+        decoded += decode_windows(pipe_call, [window_audio(audio, w, plan.regions) for w in windows],
+                                  plan.speech[first:first + batch], [w.start / RATE for w in windows], call_kwargs)
         if progress:
-            progress(min(total_s, batch[-1].end / RATE), total_s, " ".join(texts))
-    text = " ".join(t for t in texts if t)
-    return {"text": (" " + text) if text else "", "chunks": chunks,
-            "windows": [[round(w.start / RATE, 3), round(w.end / RATE, 3)] for w in windows]}
+            progress(min(total_s, windows[-1].end / RATE), total_s, joined_text(decoded))
+    out = assemble(decoded)
+    # The first window's samples: where the language is detected when no decode heard one.
+    out["first_window"] = (plan.windows[0].start, plan.windows[0].end) if plan.windows else (0, 0)
+    return out
 
 
 class forward_progress:

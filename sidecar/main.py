@@ -101,6 +101,7 @@ def main() -> int:
     try:
         from vad import Vad
         vad = Vad()
+        file_vad = Vad()
     except Exception as exc:  # noqa: BLE001 - reported, then the supervisor decides
         log.exception("voice activity model failed to load")
         writer.send(protocol.error(None, "model_load_failed", f"vad: {type(exc).__name__}: {exc}"[:1000]))
@@ -116,7 +117,7 @@ def main() -> int:
     writer.send(protocol.ready({**loaded.describe(), "diarization": {
         "backend": diarization.backend, "reason": diarization.reason, "model": diarization.model},
         "file_chunking": chunking.describe()}, os.getpid()))
-    return _serve(Service(loaded, writer, vad), writer, max_bytes)
+    return _serve(Service(loaded, writer, vad, file_vad=file_vad), writer, max_bytes)
 
 
 def _serve(service, writer, max_bytes: int) -> int:

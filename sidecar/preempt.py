@@ -1,11 +1,12 @@
 """Stream windows go ahead of file work inside the sidecar, down to one model layer of the file.
 
-A file job (a pipeline-mode slice, a vad/sequential file) runs for seconds to minutes in one call.
+A file job (a pipeline-mode slice, a vad-mode plan or slice, a sequential file) runs for seconds to minutes in one call.
 The server sends a stream window while such a job is in flight (its own lane, src/sidecar/
 supervisor.ts); here it waits in the model queue's stream side, and `Preemption` serves it at the
 next *preemption point* of the file job: a forward pre-hook on each of the file model's decoder
 layers (a few calls per generated token, all beams at once) and on each encoder layer. The window
-is decoded right there, on the same thread, then the file job goes on where it was.
+is decoded right there, on the same thread, then the file job goes on where it was. A `vad`-mode
+file's plan runs silero, not Whisper: it calls `point()` every few seconds of audio instead.
 
 Why this is exact for the file: the hooks only read the queue and run other forward passes with
 their own inputs and caches; nothing the file's generate() holds (its cache, its logits processors,
@@ -16,8 +17,8 @@ Not let in: a window that needs the pipeline itself (word timestamps, or longer 
 for the file job. A file job with word timestamps runs on eager attention (transformers switches
 the shared model to it, see model.kept_attention); a window decoded inside it runs on the
 implementation the model was loaded with, as alone (service.py), and the file's forward passes go
-on in eager. Not preempted either: a file's speaker diarization, which runs after its decoding
-(no model layer of ours to hook).
+on in eager. A file's speaker diarization (Resemblyzer, after its decoding) is not Whisper either:
+it calls `point()` between its steps too; pyannote's pipeline runs as one call, without a point.
 """
 from __future__ import annotations
 
@@ -98,6 +99,10 @@ class Preemption:
         for handle in self._handles:
             handle.remove()
         self._handles = []
+
+    def point(self) -> None:
+        """A preemption point outside the model's layers (a file's VAD plan calls it between frames)."""
+        self._point(None, None)
 
     def _point(self, module: Any, args: Any) -> None:
         if self._serving:

@@ -214,11 +214,36 @@ class FileSliceRequest:
 
 @dataclass
 class FileJoinRequest:
-    """`file_join`: the pipeline's postprocess over every slice's outputs, in order."""
+    """`file_join`: the pipeline's postprocess over every slice's outputs, in order (mode
+    "pipeline"), or a `vad`-mode file's windows put together (mode "vad", vad_slices.py)."""
     id: int
     outputs: list[bytes]
     return_timestamps: Any
     language: Optional[str]
+    mode: str = "pipeline"
+
+
+@dataclass
+class FileVadPlanRequest:
+    """`file_vad_plan`: where a `vad`-mode file's speech windows are (vad_slices.py)."""
+    id: int
+    item: TranscribeItem  # the whole file, with its decoding options
+    return_timestamps: Any
+    temperature: float = 0.0
+
+
+@dataclass
+class FileVadSliceRequest:
+    """`file_vad_slice`: one batch of a `vad`-mode file's windows, each as its raw audio."""
+    id: int
+    items: list[TranscribeItem]  # one per window, each with the file's decoding options
+    offsets: list[int]  # samples: each window's start in the file
+    regions: list[list[tuple[int, int]]]  # samples, relative to each window's start
+    speech: list[float]  # each window's mean speech probability (from the plan)
+    total: int  # samples in the whole file
+    first: bool  # the file's first slice (it also captures the file's language)
+    return_timestamps: Any
+    temperature: float = 0.0
 
 
 def _natural(message: dict, key: str, rid: int, minimum: int = 0) -> int:
@@ -241,13 +266,77 @@ def parse_file_join(message: dict) -> FileJoinRequest:
     rid = request_id(message)
     if rid is None:
         raise ProtocolError("bad_request", "file_join needs an integer id")
+    mode = message.get("mode", "pipeline")
+    if mode not in ("pipeline", "vad"):
+        raise ProtocolError("bad_request", "file_join's mode must be \"pipeline\" or \"vad\"", rid)
     outputs = message.get("outputs")
-    if not isinstance(outputs, list) or not outputs or not all(isinstance(o, (bytes, bytearray)) for o in outputs):
+    # A vad-mode file with no speech has no slices: its join puts nothing together.
+    if (not isinstance(outputs, list) or (not outputs and mode == "pipeline")
+            or not all(isinstance(o, (bytes, bytearray)) for o in outputs)):
         raise ProtocolError("bad_request", "file_join needs a non-empty list of slice outputs (bytes)", rid)
     timestamps = message.get("return_timestamps")
     if timestamps not in (None, True, False, "word"):
         raise ProtocolError("bad_request", "return_timestamps must be true, false or \"word\"", rid)
-    return FileJoinRequest(rid, [bytes(o) for o in outputs], timestamps, _optional_str(message, "language", rid))
+    return FileJoinRequest(rid, [bytes(o) for o in outputs], timestamps, _optional_str(message, "language", rid), mode)
+
+
+def parse_file_vad_plan(message: dict) -> FileVadPlanRequest:
+    base = parse_transcribe({**message, "type": "transcribe", "mode": None, "diarize": None})
+    if len(base.items) != 1:
+        raise ProtocolError("bad_request", "file_vad_plan takes one item (the whole file)", base.id)
+    return FileVadPlanRequest(base.id, base.items[0], base.return_timestamps, base.temperature)
+
+
+def _sample_pair(raw: Any) -> tuple[int, int]:
+    if (not isinstance(raw, (list, tuple)) or len(raw) != 2
+            or not all(isinstance(v, int) and not isinstance(v, bool) for v in raw)):
+        raise ValueError
+    return int(raw[0]), int(raw[1])
+
+
+def parse_file_vad_slice(message: dict) -> FileVadSliceRequest:
+    base = parse_transcribe({**message, "type": "transcribe", "mode": None, "diarize": None})
+    rid, count = base.id, len(base.items)
+    offsets, regions, speech = message.get("offsets"), message.get("regions"), message.get("speech")
+    if not (isinstance(offsets, list) and isinstance(regions, list) and isinstance(speech, list)
+            and len(offsets) == len(regions) == len(speech) == count):
+        raise ProtocolError("bad_request", f"file_vad_slice needs offsets, regions and speech for each of its {count} windows", rid)
+    if not all(isinstance(o, int) and not isinstance(o, bool) and o >= 0 for o in offsets):
+        raise ProtocolError("bad_request", "offsets must be sample indices >= 0", rid)
+    if not all(isinstance(p, (int, float)) and not isinstance(p, bool) and 0 <= p <= 1 for p in speech):
+        raise ProtocolError("bad_request", "speech must be probabilities from 0 to 1", rid)
+    try:
+        pairs = [[_sample_pair(r) for r in window] for window in regions]
+    except (TypeError, ValueError):
+        raise ProtocolError("bad_request", "regions must be lists of [start, end] sample pairs", rid) from None
+    return FileVadSliceRequest(rid, base.items, offsets, pairs, [float(p) for p in speech],
+                               _natural(message, "total", rid, 1), bool(message.get("first")),
+                               base.return_timestamps, base.temperature)
+
+
+@dataclass
+class FileDiarizeRequest:
+    """`file_diarize`: a file's speaker turns alone (its words come from slices)."""
+    id: int
+    audio: np.ndarray
+    hints: dict
+
+
+def parse_file_diarize(message: dict) -> FileDiarizeRequest:
+    base = parse_transcribe({**message, "type": "transcribe", "mode": None, "diarize": None})
+    if len(base.items) != 1:
+        raise ProtocolError("bad_request", "file_diarize takes one item (the whole file)", base.id)
+    return FileDiarizeRequest(base.id, base.items[0].audio, parse_diarize(message.get("diarize", True), base.id, "file"))
+
+
+def speakers(rid: int, turns: list) -> dict:
+    """A file_diarize reply: the file's speaker turns."""
+    return {"id": rid, "type": "speakers", "speakers": speaker_turns(turns)}
+
+
+def vad_plan(rid: int, plan: dict) -> dict:
+    """A vad-mode file's windows, regions (samples), window speech probabilities and batch size."""
+    return {"id": rid, "type": "vad_plan", **plan}
 
 
 def slice_result(rid: int, out: dict, seconds: float) -> dict:

@@ -15,7 +15,7 @@ import os
 import queue
 import threading
 import time
-from typing import BinaryIO, Callable
+from typing import BinaryIO, Callable, Optional
 
 import torch
 
@@ -25,6 +25,7 @@ import framing
 import model as model_module
 import protocol
 import slices
+import vad_slices
 from preempt import ModelQueue, Preemption
 
 log = logging.getLogger("sidecar.service")
@@ -64,6 +65,9 @@ PARSERS = {
     "transcribe": protocol.parse_transcribe,
     "file_slice": protocol.parse_file_slice,
     "file_join": protocol.parse_file_join,
+    "file_vad_plan": protocol.parse_file_vad_plan,
+    "file_vad_slice": protocol.parse_file_vad_slice,
+    "file_diarize": protocol.parse_file_diarize,
     "vad": protocol.parse_audio_request,
     "embed": protocol.parse_audio_request,
 }
@@ -71,15 +75,18 @@ PARSERS = {
 
 class Service:
     def __init__(self, loaded: model_module.LoadedModel, writer: FrameWriter, vad,
-                 exit_process: Callable[[int], None] = os._exit):
+                 exit_process: Callable[[int], None] = os._exit, file_vad=None):
         self._loaded = loaded
         self._writer = writer
         self._vad = vad
+        # Files' VAD (a vad-mode plan or a diarization: ~1.2 s of silero per 100 s of audio on a CPU)
+        # runs on the model worker with its own silero instance, so it never holds the streams' VAD lock.
+        self._file_vad = file_vad if file_vad is not None else vad
+        # Speaker turns for file requests that ask (diarize.py, its VAD a file's); the backend loads on first use.
+        self._diarizer = diarize.Diarizer(self._file_vad)
         self._exit = exit_process
         # A pipeline-mode file in slices (slices.py) is chunked exactly as the pipeline chunks it.
         self._chunking = slices.chunking(loaded.pipe, loaded.settings.chunk_length_s, loaded.settings.batch_size)
-        # Speaker turns for file requests that ask (diarize.py); the backend loads on first use.
-        self._diarizer = diarize.Diarizer(vad)
         self._work: ModelQueue = ModelQueue()
         self._vad_work: "queue.Queue[protocol.AudioRequest | None]" = queue.Queue()
         self._worker = threading.Thread(target=self._run_worker, name="model-worker", daemon=True)
@@ -132,7 +139,7 @@ class Service:
     def _file_work(self, request) -> None:
         """File work, with the stream windows that arrive meanwhile decoded inside it."""
         with Preemption(self._loaded.pipe.model, self._next_window, self._window_inside) as preemption:
-            self._transcribe(request)
+            self._transcribe(request, preemption.point)
         if preemption.served:
             log.debug("request %s let %d stream windows through", request.id, preemption.served)
 
@@ -161,7 +168,7 @@ class Service:
                 continue
             self._writer.send(reply)
 
-    def _transcribe_files(self, request: protocol.TranscribeRequest) -> list[dict]:
+    def _transcribe_files(self, request: protocol.TranscribeRequest, checkpoint=None) -> list[dict]:
         """File requests (a mode is named): sidecar/files.py, with progress frames when asked."""
         def report(done_s: float, total_s: float, text: str) -> None:
             self._writer.send(protocol.progress(request.id, done_s, total_s, text))
@@ -173,21 +180,34 @@ class Service:
             hints = request.diarize
             for item, result in zip(request.items, results):
                 result["speakers"] = protocol.speaker_turns(self._diarizer.diarize(
-                    item.audio, hints.get("num_speakers"), hints.get("min_speakers"), hints.get("max_speakers")))
+                    item.audio, hints.get("num_speakers"), hints.get("min_speakers"), hints.get("max_speakers"), checkpoint))
         return results
 
-    def _transcribe(self, request: protocol.TranscribeRequest) -> None:
+    def _transcribe(self, request, checkpoint: Optional[Callable[[], None]] = None) -> None:
+        """Any model-worker request, answered by id; `checkpoint` serves waiting windows (file work)."""
         started = time.perf_counter()
         stats = None
         try:
-            if isinstance(request, protocol.FileSliceRequest):
-                out = slices.decode_slice(self._loaded, self._chunking, request)
+            if isinstance(request, (protocol.FileSliceRequest, protocol.FileVadSliceRequest)):
+                out = (slices.decode_slice(self._loaded, self._chunking, request)
+                       if isinstance(request, protocol.FileSliceRequest) else vad_slices.decode_slice(self._loaded, request))
                 self._writer.send(protocol.slice_result(request.id, out, time.perf_counter() - started))
                 return
+            if isinstance(request, protocol.FileDiarizeRequest):
+                hints = request.hints
+                turns = self._diarizer.diarize(request.audio, hints.get("num_speakers"), hints.get("min_speakers"),
+                                               hints.get("max_speakers"), checkpoint)
+                self._writer.send(protocol.speakers(request.id, turns))
+                return
+            if isinstance(request, protocol.FileVadPlanRequest):
+                plan = vad_slices.plan(self._loaded, self._file_vad, request, checkpoint)
+                self._writer.send(protocol.vad_plan(request.id, plan))
+                return
             if isinstance(request, protocol.FileJoinRequest):
-                items = [slices.join(self._loaded, request)]
+                join = vad_slices.join if request.mode == "vad" else slices.join
+                items = [join(self._loaded, request)]
             elif request.mode is not None:
-                items = self._transcribe_files(request)
+                items = self._transcribe_files(request, checkpoint)
             else:
                 items, stats = model_module.transcribe(self._loaded, request.items, request.return_timestamps)
         except slices.SliceError as exc:

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import importlib.resources
 import threading
+from typing import Callable, Optional
 
 import numpy as np
 import torch
 
 FRAME_SAMPLES = 512  # 32 ms at 16 kHz, fixed by the model
 SAMPLING_RATE = 16000
+CHECKPOINT_FRAMES = 64  # ~2 s of audio, ~50 ms of silero on a CPU core
 
 
 class Vad:
@@ -31,10 +33,12 @@ class Vad:
         # The model keeps recurrent state between calls: one caller at a time.
         self._lock = threading.Lock()
 
-    def probabilities(self, items: list[np.ndarray]) -> list[np.ndarray]:
+    def probabilities(self, items: list[np.ndarray], checkpoint: Optional[Callable[[], None]] = None) -> list[np.ndarray]:
         """Speech probability per whole 512-sample frame of each item, with fresh state per call.
 
-        Items are run as one batch in lockstep (shorter ones zero-padded), then trimmed.
+        Items are run as one batch in lockstep (shorter ones zero-padded), then trimmed. A file's
+        plan (an hour is ~90 s of frames on a CPU) calls `checkpoint` every CHECKPOINT_FRAMES frames:
+        the sidecar decodes the stream windows waiting there (preempt.py); the state is untouched.
         """
         if not items:
             return []
@@ -53,4 +57,6 @@ class Vad:
             for f in range(longest):
                 chunk = tensor[:, f * FRAME_SAMPLES:(f + 1) * FRAME_SAMPLES]
                 out[:, f] = self._model(chunk, SAMPLING_RATE).reshape(-1).numpy()
+                if checkpoint is not None and f % CHECKPOINT_FRAMES == CHECKPOINT_FRAMES - 1:
+                    checkpoint()
         return [out[row, :frames[row]].copy() for row in range(len(items))]

@@ -57,7 +57,7 @@ export function createApp(deps: AppDeps): Hono {
   const files = {
     scheduler: deps.scheduler,
     decode: { ffmpegPath: deps.config.FFMPEG_PATH, timeoutMs: deps.config.FFMPEG_TIMEOUT_MS, maxSeconds: deps.config.MAX_FILE_SECONDS },
-    chunking: () => deps.sidecar.snapshot().loaded?.file_chunking,
+    chunking: () => (deps.config.FILE_SLICES === 'true' ? deps.sidecar.snapshot().loaded?.file_chunking : undefined),
   };
   app.route('/', transcriptionRoutes({ config: deps.config, sidecar: deps.sidecar, files, log: deps.log }));
   app.notFound((c) => c.json(new AppError('not_found', `no route for ${c.req.method} ${c.req.path}`).toJSON(), 404));

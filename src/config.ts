@@ -43,6 +43,11 @@ export const envSchema = z.object({
    * forward pass (sidecar/preempt.py); 'false': a window waits for the file slice in flight.
    */
   SCHEDULER_PREEMPT_FILES: z.enum(['true', 'false']).default('true'),
+  /**
+   * `pipeline` and `vad` files go to the model in bounded slices (a diarized one then asks for its speakers) (src/files/job.ts),
+   * so two files take turns and a crash replays one slice; 'false': each file is one request.
+   */
+  FILE_SLICES: z.enum(['true', 'false']).default('true'),
   RESTART_BACKOFF_MS: ms.default(250),
   RESTART_BACKOFF_MAX_MS: ms.default(30_000),
   SHUTDOWN_GRACE_MS: int(0, 600_000).default(10_000),

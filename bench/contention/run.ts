@@ -11,10 +11,17 @@
  *    (before the speech lane batched them, each item was its own request: the "before" figure),
  *    and the 9th session's commit latency.
  *
- *   npx tsx bench/contention/run.ts [--parts file,vad] [--batch-size 16] [--preempt true|false] [--out FILE]
+ * 3. `two-files` (not in the default parts): two copies of the file posted at once with stream=true,
+ *    against one alone: when each gets its first progress event and when each is done. Files in
+ *    slices take turns (both get their first progress early, both end near twice the time alone);
+ *    with `--slices false` each file is one request and the second waits for the first.
+ *
+ *   npx tsx bench/contention/run.ts [--parts file,vad,two-files] [--file-mode pipeline|vad] [--batch-size 16]
+ *     [--preempt true|false] [--slices true|false] [--out FILE]
  *
  * `--preempt` sets SCHEDULER_PREEMPT_FILES (default true: a window is decoded inside the file
- * slice in flight, at its next forward pass; false: it waits for the slice).
+ * slice in flight, at its next model layer; false: it waits for the slice); `--slices` sets
+ * FILE_SLICES; `--file-mode` is the files' long-form mode (default pipeline).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -35,6 +42,8 @@ const arg = (name: string, fallback: string) => {
 const PARTS = arg('parts', 'file,vad').split(',');
 const BATCH_SIZE = arg('batch-size', '16');
 const PREEMPT = arg('preempt', 'true');
+const SLICES = arg('slices', 'true');
+const FILE_MODE = arg('file-mode', 'pipeline');
 const OUT = arg('out', path.join(ROOT_DIR, 'bench', 'results', `contention-${os.hostname()}.json`));
 const CHUNK_MS = 100;
 const BYTES_PER_S = 32_000;
@@ -100,11 +109,16 @@ function streamFigures(c: Clip, t: Track) {
   return { words_measured: latencies.length, commit_latency_p50_s: r3(percentile(latencies, 50)), commit_latency_p95_s: r3(percentile(latencies, 95)), final_latency_s: r3(t.finalLatencyMs / 1000), errors: t.errors };
 }
 
-async function postFile(url: string, pcm: Buffer): Promise<{ seconds: number; text: string; status: number }> {
+function fileForm(pcm: Buffer): FormData {
   const form = new FormData();
   form.append('file', new Blob([new Uint8Array(wav(pcm))]), 'long.wav');
   form.append('model', 'whisper-1');
-  form.append('mode', 'pipeline');
+  form.append('mode', FILE_MODE);
+  return form;
+}
+
+async function postFile(url: string, pcm: Buffer): Promise<{ seconds: number; text: string; status: number }> {
+  const form = fileForm(pcm);
   const t0 = Date.now();
   const res = await fetch(`${url}/v1/audio/transcriptions`, { method: 'POST', body: form });
   const body = (await res.json()) as { text?: string };
@@ -117,7 +131,7 @@ async function metric(server: RunningServer, kind: string): Promise<number> {
 }
 
 async function fresh(): Promise<RunningServer> {
-  const server = await startServer(testConfig({ LOG_LEVEL: 'warn', BATCH_SIZE, SCHEDULER_PREEMPT_FILES: PREEMPT }), testLogger().log);
+  const server = await startServer(testConfig({ LOG_LEVEL: 'warn', BATCH_SIZE, SCHEDULER_PREEMPT_FILES: PREEMPT, FILE_SLICES: SLICES }), testLogger().log);
   await waitForState(server.supervisor, 'ready');
   return server;
 }
@@ -130,7 +144,7 @@ async function filePart() {
   await server.close();
   server = await fresh();
   const fileAlone = await postFile(server.url, file);
-  const slicesAlone = await metric(server, 'file_slice');
+  const slicesAlone = (await metric(server, 'file_slice')) + (await metric(server, 'file_vad_slice'));
   await server.close();
   server = await fresh();
   // The stream starts 3 s into the file's transcription and ends well before it (alone it takes ~35-70 s).
@@ -140,11 +154,60 @@ async function filePart() {
   const fileDuring = await upload;
   await server.close();
   return {
-    file_s: r3(file.length / BYTES_PER_S), stream_s: r3(live.pcm.length / BYTES_PER_S), batch_size: Number(BATCH_SIZE), preempt_files: PREEMPT === 'true', file_slices: slicesAlone,
+    file_s: r3(file.length / BYTES_PER_S), file_mode: FILE_MODE, stream_s: r3(live.pcm.length / BYTES_PER_S), batch_size: Number(BATCH_SIZE), preempt_files: PREEMPT === 'true', slices_setting: SLICES === 'true', file_slices: slicesAlone,
     stream_alone: alone, stream_during_file: during,
     commit_p95_ratio: r3(during.commit_latency_p95_s / alone.commit_latency_p95_s), final_ratio: r3(during.final_latency_s / alone.final_latency_s),
     file_alone_s: fileAlone.seconds, file_during_stream_s: fileDuring.seconds, file_time_ratio: r3(fileDuring.seconds / fileAlone.seconds),
     same_file_text: fileAlone.text === fileDuring.text, file_status: [fileAlone.status, fileDuring.status],
+  };
+}
+
+/** A file with stream=true: seconds from `t0` to its first progress event and to its end. */
+async function postWithProgress(url: string, pcm: Buffer, t0: number): Promise<{ first_progress_s: number; done_s: number; progress_events: number; text: string }> {
+  const form = fileForm(pcm);
+  form.append('stream', 'true');
+  const res = await fetch(`${url}/v1/audio/transcriptions`, { method: 'POST', body: form });
+  const reader = res.body!.getReader();
+  const decoder = new TextDecoder();
+  let buffered = '';
+  let first = NaN;
+  let events = 0;
+  let text = '';
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buffered += decoder.decode(value, { stream: true });
+    let cut: number;
+    while ((cut = buffered.indexOf('\n\n')) !== -1) {
+      const line = buffered.slice(0, cut).split('\n').find((l) => l.startsWith('data: '));
+      buffered = buffered.slice(cut + 2);
+      if (!line) continue;
+      const event = JSON.parse(line.slice(6)) as { type: string; text?: string };
+      if (event.type === 'transcript.text.delta') {
+        events += 1;
+        if (Number.isNaN(first)) first = (Date.now() - t0) / 1000;
+      }
+      if (event.type === 'transcript.text.done') text = event.text ?? '';
+    }
+  }
+  return { first_progress_s: r3(first), done_s: r3((Date.now() - t0) / 1000), progress_events: events, text };
+}
+
+async function twoFilesPart() {
+  const file = longFile();
+  let server = await fresh();
+  const alone = await postWithProgress(server.url, file, Date.now());
+  await server.close();
+  server = await fresh();
+  const t0 = Date.now();
+  const [a, b] = await Promise.all([postWithProgress(server.url, file, t0), (async () => { await sleep(200); return postWithProgress(server.url, file, t0); })()]);
+  await server.close();
+  return {
+    file_s: r3(file.length / BYTES_PER_S), file_mode: FILE_MODE, batch_size: Number(BATCH_SIZE), slices_setting: SLICES === 'true',
+    alone: { ...alone, text: undefined }, first: { ...a!, text: undefined }, second: { ...b!, text: undefined },
+    second_first_progress_ratio: r3(b!.first_progress_s / alone.first_progress_s),
+    done_ratios: [r3(a!.done_s / alone.done_s), r3(b!.done_s / alone.done_s)],
+    same_text: a!.text === alone.text && b!.text === alone.text,
   };
 }
 
@@ -177,6 +240,7 @@ const out: Record<string, unknown> = {
 };
 if (PARTS.includes('file')) { out.file = await filePart(); console.error(JSON.stringify(out.file)); }
 if (PARTS.includes('vad')) { out.vad = await vadPart(); console.error(JSON.stringify(out.vad)); }
+if (PARTS.includes('two-files')) { out.two_files = await twoFilesPart(); console.error(JSON.stringify(out.two_files)); }
 (out.host as Record<string, unknown>).load_avg_at_end = os.loadavg();
 mkdirSync(path.dirname(OUT), { recursive: true });
 writeFileSync(OUT, `${JSON.stringify(out, null, 2)}\n`);

@@ -146,3 +146,25 @@ def test_embed_message_gives_one_unit_vector_per_item_and_separates_speakers(dia
     assert vectors[0] @ vectors[1] > 0.75 > vectors[0] @ vectors[2]
     with pytest.raises(protocol.ProtocolError):
         protocol.parse_audio_request({"id": 5, "type": "embed", "items": []})
+
+
+def test_checkpoints_change_nothing_and_come_between_the_steps(vad, diarizer, monkeypatch):
+    """A file_diarize request lets stream windows in at checkpoints (VAD frames, embedding parts):
+    the turns are the ones without them, to the bit (parts of 512 windows are 8 of the encoder's
+    own batches of 64)."""
+    conv = conversations.multi_speaker(vad)[0]
+    alone = diarizer.diarize(conv.audio)
+    monkeypatch.setattr(diarize, "EMBED_BATCH", 64)  # several parts even for a short conversation
+    points = []
+    assert diarizer.diarize(conv.audio, checkpoint=lambda: points.append(1)) == alone
+    assert len(points) >= len(conv.audio) // (512 * 64) + 1  # every 64 VAD frames, and before each part
+
+
+def test_file_diarize_is_parsed_with_its_hints():
+    req = protocol.parse_file_diarize({"id": 3, "type": "file_diarize", "items": [{"audio": b"\x00\x00" * 10}],
+                                       "diarize": {"num_speakers": 2}})
+    assert req.id == 3 and req.hints == {"num_speakers": 2} and len(req.audio) == 10
+    assert protocol.parse_file_diarize({"id": 4, "type": "file_diarize", "items": [{"audio": b"\x00\x00"}]}).hints == {}
+    with pytest.raises(protocol.ProtocolError):
+        protocol.parse_file_diarize({"id": 5, "type": "file_diarize", "items": [{"audio": b"\x00\x00"}], "diarize": {"num_speakers": 40}})
+    assert protocol.speakers(6, [diarize.Turn(0.0, 1.5, 0)]) == {"id": 6, "type": "speakers", "speakers": [{"start": 0.0, "end": 1.5, "speaker": 0}]}

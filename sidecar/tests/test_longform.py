@@ -57,5 +57,7 @@ def test_vad_mode_finds_nothing_to_decode_in_no_speech_fixtures(name):
     from vad import Vad
 
     calls = []
-    out = L.transcribe_vad(lambda inputs, **kw: calls.append(inputs) or [], Vad(), read(name), {}, 16)
-    assert calls == [] and out["text"] == "" and out["windows"] == []
+    audio = read(name)
+    out = L.transcribe_vad(lambda inputs, **kw: calls.append(inputs) or [], Vad(), audio, {}, 16)
+    assert calls == [] and out["text"] == "" and out["chunks"] == [] and out["first_window"] == (0, 0)
+    assert L.plan_vad(Vad(), audio).windows == []

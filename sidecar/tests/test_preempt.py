@@ -1,7 +1,7 @@
 """Stream windows inside file jobs (preempt.py), on the real embedded model and real recordings: a
 window that arrives while a file job runs is answered before the job ends, with what it gives alone,
 and the file's result is byte for byte what it is without the window (pipeline-mode slices, with
-segment and word timestamps, and vad-mode files)."""
+segment and word timestamps, vad-mode files, and a vad-mode file's plan)."""
 import threading
 import time
 
@@ -12,6 +12,7 @@ import files
 import model
 import protocol
 import slices
+import vad_slices
 from device import choose_device
 from preempt import ModelQueue, Preemption
 from service import Service
@@ -84,15 +85,16 @@ def test_a_preempted_vad_file_gives_exactly_the_file_alone(loaded):
 
 
 class Frames:
-    """The service's writer: every frame it sends, in order."""
+    """The service's writer: every frame it sends, in order; `done` once a `last` frame is sent."""
 
-    def __init__(self) -> None:
+    def __init__(self, last: str = "slice_result") -> None:
         self.sent: list[dict] = []
         self.done = threading.Event()
+        self._last = last
 
     def send(self, message: dict) -> None:
         self.sent.append(message)
-        if message.get("type") == "slice_result":
+        if message.get("type") == self._last:
             self.done.set()
 
 
@@ -119,3 +121,22 @@ def test_the_service_answers_a_window_sent_during_a_file_slice_before_the_slice(
     with model.kept_attention(loaded.pipe.model):
         alone = slices.decode_slice(loaded, c, protocol.parse_file_slice(slice_message(loaded, audio, 12, timestamps)))
     assert frames.sent[1]["outputs"] == alone["outputs"] and frames.sent[1]["texts"] == alone["texts"]
+
+
+def test_the_service_answers_a_window_sent_during_a_vad_file_plan_before_the_plan(loaded):
+    """The plan runs silero, not Whisper: its own preemption points between frames (vad.py)."""
+    frames = Frames("vad_plan")
+    service = Service(loaded, frames, Vad(), exit_process=lambda code: None, file_vad=Vad())
+    audio = np.concatenate([read("longform-en.wav")] * 3)  # 193 s: ~2 s of silero on a CPU
+    plan = {"id": 20, "type": "file_vad_plan", "items": [{"audio": pcm16(audio)}], "return_timestamps": True}
+    service.handle(plan)
+    deadline = time.monotonic() + 30
+    while service._work.pending() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    service.handle(window(21))
+    assert frames.done.wait(120)
+    assert [(f["id"], f["type"]) for f in frames.sent] == [(21, "result"), (20, "vad_plan")]
+    assert service.handle({"id": 22, "type": "shutdown"}) is False
+    alone = vad_slices.plan(loaded, Vad(), protocol.parse_file_vad_plan(plan))
+    assert {k: v for k, v in frames.sent[1].items() if k not in ("id", "type")} == alone
+    assert len(alone["windows"]) >= 6

@@ -5,24 +5,27 @@
  * A `pipeline`-mode file goes as bounded slices: one forward batch of the pipeline's own chunks per
  * request (slices.ts), then one join that runs the pipeline's merge over all of them, so two files
  * take turns slice by slice, progress comes per slice, a crash replays one slice, and the text and
- * chunk timestamps are still exactly a direct pipeline call's (files-parity.test.ts). Stream windows
- * do not wait for a slice: the sidecar decodes them inside it (sidecar/preempt.py).
- * The other modes, and diarized files, go as one request (sidecar/files.py).
+ * chunk timestamps are still exactly a direct pipeline call's (files-parity.test.ts). A `vad`-mode
+ * file goes as its plan (the speech windows), one request per batch of windows, and a join: what
+ * one whole vad-mode request gives (sidecar/tests/test_vad_slices.py). Stream windows do not wait
+ * for a slice: the sidecar decodes them inside it (sidecar/preempt.py).
+ * A diarized file's speaker turns come after its slices, in a `file_diarize` request. `sequential`
+ * files (one generate() seek loop inside transformers) go as one request (sidecar/files.py).
  */
 import { decodeToPcm, type DecodeOptions } from '../audio/ffmpeg.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
 import type { DiarizeHints, FileChunking, ItemResult, LongFormMode, Progress, TranscribeItem } from '../sidecar/protocol.js';
 import { segmentsFromWords, timedChunks, type FileTranscript, type Word } from './formats.js';
-import { chunkPlan, slicePlan } from './slices.js';
+import { chunkPlan, slicePlan, vadSlicePlan } from './slices.js';
 import { assignSpeakers, segmentsBySpeaker } from './speakers.js';
 
 /** Bytes of 16 kHz mono s16le per second. */
 const PCM_BYTES_PER_SECOND = 32_000;
 
 export interface FileJobDeps {
-  scheduler: Pick<Scheduler, 'transcribeFile' | 'fileSlice' | 'fileJoin'>;
+  scheduler: Pick<Scheduler, 'transcribeFile' | 'fileSlice' | 'fileJoin' | 'fileVadPlan' | 'fileVadSlice' | 'fileDiarize'>;
   decode: Omit<DecodeOptions, 'maxPcmBytes'> & { maxSeconds: number };
-  /** The loaded pipeline's chunk geometry (the sidecar's ready frame); unknown: files go as one request. */
+  /** The loaded pipeline's chunk geometry (the sidecar's ready frame); undefined (FILE_SLICES=false, or a sidecar that does not slice): files go as one request. */
   chunking(): FileChunking | undefined;
 }
 
@@ -51,9 +54,14 @@ export async function transcribePcm(deps: FileJobDeps, pcm: Buffer, req: FileJob
   const item: TranscribeItem = { audio: pcm, language: req.language ?? null, task: req.task, prompt: req.prompt ?? null };
   const timestamps = req.words || req.diarize ? 'word' : true;
   const chunking = deps.chunking();
-  const result = req.mode === 'pipeline' && !req.diarize && chunking && pcm.length >= 2
+  const sliced = chunking !== undefined && pcm.length >= 2 && req.mode !== 'sequential';
+  const result = !sliced
+    ? (await deps.scheduler.transcribeFile({ items: [item], return_timestamps: timestamps, mode: req.mode, diarize: req.diarize, temperature: req.temperature, onProgress: req.onProgress }))[0]!
+    : req.mode === 'pipeline'
     ? await inSlices(deps, pcm, item, timestamps, chunking, req)
-    : (await deps.scheduler.transcribeFile({ items: [item], return_timestamps: timestamps, mode: req.mode, diarize: req.diarize, temperature: req.temperature, onProgress: req.onProgress }))[0];
+    : await inVadSlices(deps, pcm, item, timestamps, req);
+  // A sliced file's speakers come last, in a request of their own (a whole request adds them itself).
+  if (sliced && req.diarize) result.speakers = await deps.scheduler.fileDiarize({ item: { audio: pcm }, diarize: req.diarize });
   const spans = timedChunks(result!.chunks, duration);
   const base = { task: req.task, text: result!.text.trim(), language: result!.language, duration };
   if (req.diarize) {
@@ -86,4 +94,28 @@ async function inSlices(deps: FileJobDeps, pcm: Buffer, item: TranscribeItem, ti
     req.onProgress?.({ done_s: Math.min(out.done_s, total / 16_000), total_s: total / 16_000, text: texts.join(' ') });
   }
   return deps.scheduler.fileJoin({ outputs, return_timestamps: timestamps, language });
+}
+
+/** A vad-mode file as its plan (where the speech windows are), batches of windows and a join. */
+async function inVadSlices(deps: FileJobDeps, pcm: Buffer, item: TranscribeItem, timestamps: true | 'word', req: FileJobRequest): Promise<ItemResult> {
+  const total = Math.floor(pcm.length / 2);
+  const plan = await deps.scheduler.fileVadPlan({ item, return_timestamps: timestamps, temperature: req.temperature });
+  const outputs: Uint8Array[] = [];
+  const texts: string[] = [];
+  for (const slice of vadSlicePlan(plan)) {
+    const out = await deps.scheduler.fileVadSlice({
+      items: slice.windows.map(([start, end]) => ({ ...item, audio: pcm.subarray(start * 2, end * 2) })),
+      offsets: slice.windows.map(([start]) => start),
+      regions: slice.regions,
+      speech: slice.speech,
+      total,
+      first: slice.first,
+      return_timestamps: timestamps,
+      temperature: req.temperature,
+    });
+    outputs.push(out.outputs);
+    texts.push(...out.texts.filter((t) => t));
+    req.onProgress?.({ done_s: Math.min(out.done_s, total / 16_000), total_s: total / 16_000, text: texts.join(' ') });
+  }
+  return deps.scheduler.fileJoin({ outputs, return_timestamps: timestamps, language: req.language ?? null, mode: 'vad' });
 }

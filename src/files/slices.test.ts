@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { chunkPlan, slicePlan } from './slices.js';
+import { chunkPlan, slicePlan, vadSlicePlan } from './slices.js';
 
 // The embedded model's geometry: 30 s chunks, 5 s strides (chunk_length_s / 6), at 16 kHz.
 const R = 16_000;
@@ -30,4 +30,23 @@ describe('slicePlan', () => {
       { first: 4, count: 1, start: 80 * R, end: Math.round(95.3 * R) },
     ]);
   });
+});
+
+describe('vadSlicePlan (the sidecar plan\'s windows in batches; sidecar/tests/test_vad_slices.py checks the result against the whole call)', () => {
+  const plan = {
+    windows: [[100, 400], [450, 900], [1000, 1200], [1300, 1500], [1600, 1700]] as Array<[number, number]>,
+    regions: [[100, 200], [250, 400], [450, 900], [1000, 1200], [1300, 1500], [1600, 1700]] as Array<[number, number]>,
+    speech: [0.9, 0.8, 0.7, 0.6, 0.5],
+    batch_size: 2,
+  };
+  it('cuts the windows into batches in order, the first slice marked', () => {
+    const slices = vadSlicePlan(plan);
+    expect(slices.map((s) => s.windows)).toEqual([[[100, 400], [450, 900]], [[1000, 1200], [1300, 1500]], [[1600, 1700]]]);
+    expect(slices.map((s) => s.first)).toEqual([true, false, false]);
+    expect(slices.map((s) => s.speech)).toEqual([[0.9, 0.8], [0.7, 0.6], [0.5]]);
+  });
+  it('gives each window the regions inside it, on the window\'s clock', () => {
+    expect(vadSlicePlan(plan)[0]!.regions).toEqual([[[0, 100], [150, 300]], [[0, 450]]]);
+  });
+  it('has no slices when the file has no speech', () => expect(vadSlicePlan({ windows: [], regions: [], speech: [], batch_size: 4 })).toEqual([]));
 });

@@ -1,10 +1,14 @@
 /**
- * @module Where a pipeline-mode file is cut into slices. Pure. The chunks are the ones the
- * transformers pipeline makes (chunk_iter, mirrored by chunk_bounds in sidecar/slices.py, which
- * refuses any slice that does not match its own plan); a slice is one forward batch of
- * `batch_size` chunks, in the order a direct pipeline call runs them, so the result is the same.
+ * @module Where a file is cut into slices. Pure.
+ *
+ * Pipeline mode: the chunks are the ones the transformers pipeline makes (chunk_iter, mirrored by
+ * chunk_bounds in sidecar/slices.py, which refuses any slice that does not match its own plan); a
+ * slice is one forward batch of `batch_size` chunks, in the order a direct pipeline call runs them,
+ * so the result is the same.
+ * VAD mode: the sidecar's plan (file_vad_plan) gives the speech windows; a slice is one batch of
+ * them, in order, as the whole vad-mode call batches them (sidecar/vad_slices.py).
  */
-import type { FileChunking } from '../sidecar/protocol.js';
+import type { FileChunking, VadPlan } from '../sidecar/protocol.js';
 
 /** One chunk on the file's clock, in samples. */
 export interface PlannedChunk {
@@ -48,4 +52,33 @@ export function slicePlan(chunks: readonly PlannedChunk[], batchSize: number): S
     slices.push({ first, count: picked.length, start: picked[0]!.start, end: picked[picked.length - 1]!.end });
   }
   return slices;
+}
+
+/** One batch of a vad-mode file's speech windows, in samples, with what its request carries. */
+export interface VadSlice {
+  /** [start, end) of each window on the file's clock. */
+  windows: Array<[number, number]>;
+  /** The plan's regions that overlap each window, from the window's start. */
+  regions: Array<Array<[number, number]>>;
+  speech: number[];
+  first: boolean;
+}
+
+/**
+ * The plan's windows grouped into slices of its batch size; each window with the regions inside it
+ * (the sidecar evens out their levels within the window), shifted to the window's clock.
+ * @example vadSlicePlan({ windows: [[0, 10], [20, 30]], regions: [[0, 10], [20, 30]], speech: [0.9, 0.8], batch_size: 4 }).length // 1
+ */
+export function vadSlicePlan(plan: VadPlan): VadSlice[] {
+  const out: VadSlice[] = [];
+  for (let first = 0; first < plan.windows.length; first += plan.batch_size) {
+    const windows = plan.windows.slice(first, first + plan.batch_size);
+    out.push({
+      windows,
+      regions: windows.map(([ws, we]) => plan.regions.filter(([s, e]) => e > ws && s < we).map(([s, e]): [number, number] => [s - ws, e - ws])),
+      speech: plan.speech.slice(first, first + plan.batch_size),
+      first: first === 0,
+    });
+  }
+  return out;
 }

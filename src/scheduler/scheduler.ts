@@ -2,7 +2,7 @@
  * @module The one queue in front of the sidecar, with two lanes and one bound:
  *
  * - the model lane: stream windows from every session (batched across sessions, flush first) ahead
- *   of file work (whole requests, or the bounded slices of a pipeline-mode file: src/files/job.ts);
+ *   of file work (whole requests, or the bounded slices of a pipeline- or vad-mode file: src/files/job.ts);
  *   one window request and one file job may be in flight at once, and the sidecar decodes a window
  *   that arrives during file work before that work's next model layer (sidecar/preempt.py), so a
  *   window never waits for a whole slice (`preemptFiles`; off: it waits for the slice in flight);
@@ -20,14 +20,19 @@ import type { Logger } from '../log.js';
 import type {
   EmbedResult,
   FileJoinParams,
+  FileDiarizeParams,
   FileSliceParams,
+  FileVadPlanParams,
+  FileVadSliceParams,
   ItemResult,
   RequestKind,
   RequestParams,
   RequestResult,
   SliceResult,
+  SpeakerTurn,
   TranscribeItem,
   TranscribeParams,
+  VadPlan,
   VadResult,
 } from '../sidecar/protocol.js';
 import { nextFileJob, nextSpeechBatch, nextWindowBatch, type QueuedJob, type QueuedSpeechJob } from './batch-policy.js';
@@ -45,7 +50,7 @@ export interface SchedulerOptions {
   log: Logger;
 }
 
-type ModelKind = 'transcribe' | 'file_slice' | 'file_join';
+type ModelKind = 'transcribe' | 'file_slice' | 'file_join' | 'file_vad_plan' | 'file_vad_slice' | 'file_diarize';
 
 interface ModelJob extends QueuedJob {
   kind: ModelKind;
@@ -116,6 +121,21 @@ export class Scheduler {
   /** One bounded slice of a pipeline-mode file (src/files/job.ts sends them one after another). */
   fileSlice(params: FileSliceParams): Promise<SliceResult> {
     return this.#enqueue('file_slice', params, 'file', undefined);
+  }
+
+  /** Where a vad-mode file's speech windows are (the first step of a vad-mode file in slices). */
+  fileVadPlan(params: FileVadPlanParams): Promise<VadPlan> {
+    return this.#enqueue('file_vad_plan', params, 'file', undefined);
+  }
+
+  /** One batch of a vad-mode file's windows. */
+  fileVadSlice(params: FileVadSliceParams): Promise<SliceResult> {
+    return this.#enqueue('file_vad_slice', params, 'file', undefined);
+  }
+
+  /** A sliced file's speaker turns (after its slices and join). */
+  fileDiarize(params: FileDiarizeParams): Promise<SpeakerTurn[]> {
+    return this.#enqueue('file_diarize', params, 'file', undefined);
   }
 
   /** The join of a sliced file's outputs into its transcript. */

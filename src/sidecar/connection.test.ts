@@ -47,10 +47,34 @@ describe('Connection.request', () => {
     expect((sent[0]!.outputs as Uint8Array[]).length).toBe(2);
   });
 
+  it('sends a vad-mode file as plan, window slice and join, and reads each reply', async () => {
+    const blob = new Uint8Array([5]);
+    const { conn, sent } = pair((f) => (f.type === 'file_vad_plan'
+      ? { type: 'vad_plan', windows: [[0, 4], [6, 8]], regions: [[0, 4], [6, 8]], speech: [0.9, 0.7], batch_size: 4 }
+      : f.type === 'file_vad_slice'
+      ? { type: 'slice_result', outputs: blob, texts: ['a', ''], done_s: 0.5, language: null, seconds: 0.2 }
+      : { type: 'result', items: [{ text: ' a', chunks: [], language: 'en' }], seconds: 0.01 }));
+    expect(await conn.request('file_vad_plan', { item: { audio, language: null }, return_timestamps: true }, 1_000)).toEqual({ windows: [[0, 4], [6, 8]], regions: [[0, 4], [6, 8]], speech: [0.9, 0.7], batch_size: 4 });
+    const slice = await conn.request('file_vad_slice', { items: [{ audio }, { audio }], offsets: [0, 6], regions: [[[0, 4]], [[0, 2]]], speech: [0.9, 0.7], total: 8, first: true, return_timestamps: true }, 1_000);
+    expect(slice.texts).toEqual(['a', '']);
+    expect(await conn.request('file_join', { outputs: [slice.outputs], return_timestamps: true, language: null, mode: 'vad' }, 1_000)).toMatchObject({ text: ' a' });
+    expect(sent.map((f) => f.type)).toEqual(['file_vad_plan', 'file_vad_slice', 'file_join']);
+    expect(sent[1]).toMatchObject({ offsets: [0, 6], regions: [[[0, 4]], [[0, 2]]], total: 8, first: true });
+    expect(sent[2]).toMatchObject({ mode: 'vad' });
+  });
+
+  it('asks for a file\'s speakers and reads the turns', async () => {
+    const { conn, sent } = pair(() => ({ type: 'speakers', speakers: [{ start: 0, end: 1.5, speaker: 0 }] }));
+    expect(await conn.request('file_diarize', { item: { audio }, diarize: { num_speakers: 2 } }, 1_000)).toEqual([{ start: 0, end: 1.5, speaker: 0 }]);
+    expect(sent[0]).toMatchObject({ type: 'file_diarize', diarize: { num_speakers: 2 } });
+  });
+
   it('rejects with bad_frame a reply that does not fit its request', async () => {
     const { conn } = pair(() => ({ type: 'vad_result', items: [{ probs: new Uint8Array(4) }] }));
     await expect(conn.request('vad', { items: [{ audio }, { audio }] }, 1_000)).rejects.toMatchObject({ code: 'bad_frame' });
     await expect(conn.request('file_slice', { item: { audio }, offset: 0, total: 2, first: 0, count: 1, return_timestamps: true }, 1_000)).rejects.toMatchObject({ code: 'bad_frame' });
+    await expect(conn.request('file_vad_plan', { item: { audio }, return_timestamps: true }, 1_000)).rejects.toMatchObject({ code: 'bad_frame' });
+    await expect(conn.request('file_diarize', { item: { audio }, diarize: {} }, 1_000)).rejects.toMatchObject({ code: 'bad_frame' });
   });
 
   it('reads VAD and embed replies item by item, in order', async () => {

@@ -109,12 +109,20 @@ const embedReplySchema = z.object({ id: z.number().int(), type: z.literal('embed
 const sliceReplySchema = z.object({ id: z.number().int(), type: z.literal('slice_result'), outputs: z.instanceof(Uint8Array), texts: z.array(z.string()), done_s: z.number(), language: z.string().nullable(), seconds: z.number() });
 export type SliceResult = Omit<z.infer<typeof sliceReplySchema>, 'id' | 'type'>;
 
+/** A `vad`-mode file's plan (`file_vad_plan`): its speech windows and regions in samples, each window's mean speech probability, windows per slice. */
+const samplePair = z.tuple([z.number().int().min(0), z.number().int().min(0)]);
+const vadPlanReplySchema = z.object({ id: z.number().int(), type: z.literal('vad_plan'), windows: z.array(samplePair), regions: z.array(samplePair), speech: z.array(z.number().min(0).max(1)), batch_size: z.number().int().positive() });
+export type VadPlan = Omit<z.infer<typeof vadPlanReplySchema>, 'id' | 'type'>;
+
+/** A file's speaker turns (`file_diarize`). */
+const speakersReplySchema = z.object({ id: z.number().int(), type: z.literal('speakers'), speakers: z.array(speakerTurnSchema) });
+
 /** A file request's progress (only when it asked for it): seconds decoded so far and the partial text. */
 export const progressSchema = z.object({ id: z.number().int(), type: z.literal('progress'), done_s: z.number(), total_s: z.number(), text: z.string() });
 export type Progress = Omit<z.infer<typeof progressSchema>, 'id' | 'type'>;
 
 /** Any frame the sidecar may send. */
-export const sidecarMessageSchema = z.discriminatedUnion('type', [readySchema, resultSchema, errorSchema, pongSchema, byeSchema, vadReplySchema, progressSchema, embedReplySchema, sliceReplySchema]);
+export const sidecarMessageSchema = z.discriminatedUnion('type', [readySchema, resultSchema, errorSchema, pongSchema, byeSchema, vadReplySchema, progressSchema, embedReplySchema, sliceReplySchema, vadPlanReplySchema, speakersReplySchema]);
 export type SidecarMessage = z.infer<typeof sidecarMessageSchema>;
 export type ResultMessage = z.infer<typeof resultSchema>;
 export type ErrorMessage = z.infer<typeof errorSchema>;
@@ -206,12 +214,45 @@ export interface FileSliceParams {
   temperature?: number;
 }
 
-/** The pipeline's postprocess over every slice's outputs, in order (`file_join`). */
+/** The pipeline's postprocess over every slice's outputs, in order (`file_join`); with mode `vad`, a vad-mode file's windows put together. */
 export interface FileJoinParams {
   outputs: Uint8Array[];
   return_timestamps: boolean | 'word';
-  /** The file's language: given by the client, or heard by the first slice. */
+  /** The file's language: given by the client, or heard by the first slice (pipeline mode; in vad mode the join resolves it). */
   language: string | null;
+  /** Absent: `pipeline`. */
+  mode?: 'vad';
+}
+
+/** Where a `vad`-mode file's speech windows are (`file_vad_plan`): the whole file, with its decoding options. */
+export interface FileVadPlanParams {
+  item: TranscribeItem;
+  return_timestamps: boolean | 'word';
+  temperature?: number;
+}
+
+/** A file's speaker turns alone (`file_diarize`): the whole file, with speaker-count hints. */
+export interface FileDiarizeParams {
+  item: TranscribeItem;
+  diarize: DiarizeHints;
+}
+
+/** One batch of a `vad`-mode file's windows (`file_vad_slice`), as the plan cut them. */
+export interface FileVadSliceParams {
+  /** Each window's raw s16le audio, with the file's decoding options. */
+  items: TranscribeItem[];
+  /** Each window's first sample in the file. */
+  offsets: number[];
+  /** The plan's speech regions inside each window, in samples from the window's start. */
+  regions: Array<Array<[number, number]>>;
+  /** Each window's mean speech probability (the plan's). */
+  speech: number[];
+  /** Samples in the whole file. */
+  total: number;
+  /** The file's first slice (where the language is found when no window hears one). */
+  first: boolean;
+  return_timestamps: boolean | 'word';
+  temperature?: number;
 }
 
 /**
@@ -227,6 +268,9 @@ export interface RequestTypes {
   transcribe: { params: TranscribeParams; result: ItemResult[] };
   file_slice: { params: FileSliceParams; result: SliceResult };
   file_join: { params: FileJoinParams; result: ItemResult };
+  file_vad_plan: { params: FileVadPlanParams; result: VadPlan };
+  file_vad_slice: { params: FileVadSliceParams; result: SliceResult };
+  file_diarize: { params: FileDiarizeParams; result: SpeakerTurn[] };
   vad: { params: VadParams; result: VadResult[] };
   embed: { params: VadParams; result: EmbedResult[] };
 }
@@ -275,9 +319,38 @@ export const REQUESTS: { [K in RequestKind]: RequestType<K> } = {
   },
   file_join: {
     lane: () => 'file',
-    frame: (id, p) => ({ id, type: 'file_join', outputs: p.outputs, return_timestamps: p.return_timestamps, language: p.language }),
+    frame: (id, p) => ({ id, type: 'file_join', outputs: p.outputs, return_timestamps: p.return_timestamps, language: p.language, ...(p.mode ? { mode: p.mode } : {}) }),
     seconds: () => 0,
     read: (reply) => items<ItemResult>(reply, 'result', 1)[0]!,
+  },
+  file_vad_plan: {
+    lane: () => 'file',
+    frame: (id, p) => ({ id, type: 'file_vad_plan', items: [p.item], return_timestamps: p.return_timestamps, ...(p.temperature ? { temperature: p.temperature } : {}) }),
+    seconds: (p) => audioSeconds([p.item]),
+    read: (reply) => {
+      if (reply.type !== 'vad_plan' || reply.speech.length !== reply.windows.length) throw new AppError('bad_frame', `expected vad_plan with a speech probability per window, got ${reply.type}`);
+      const { id: _id, type: _type, ...plan } = reply;
+      return plan;
+    },
+  },
+  file_vad_slice: {
+    lane: () => 'file',
+    frame: (id, p) => ({ id, type: 'file_vad_slice', items: p.items, offsets: p.offsets, regions: p.regions, speech: p.speech, total: p.total, first: p.first, return_timestamps: p.return_timestamps, ...(p.temperature ? { temperature: p.temperature } : {}) }),
+    seconds: (p) => audioSeconds(p.items),
+    read: (reply, p) => {
+      if (reply.type !== 'slice_result' || reply.texts.length !== p.items.length) throw new AppError('bad_frame', `expected slice_result with ${p.items.length} windows, got ${reply.type}`);
+      const { id: _id, type: _type, ...slice } = reply;
+      return slice;
+    },
+  },
+  file_diarize: {
+    lane: () => 'file',
+    frame: (id, p) => ({ id, type: 'file_diarize', items: [p.item], diarize: p.diarize }),
+    seconds: (p) => audioSeconds([p.item]),
+    read: (reply) => {
+      if (reply.type !== 'speakers') throw new AppError('bad_frame', `expected speakers, got ${reply.type}`);
+      return reply.speakers;
+    },
   },
   vad: { lane: () => 'speech', frame: vadFrame, seconds: (p) => audioSeconds(p.items), read: (reply, p) => items<VadResult>(reply, 'vad_result', p.items.length) },
   embed: { lane: () => 'speech', frame: embedFrame, seconds: (p) => audioSeconds(p.items), read: (reply, p) => items<EmbedResult>(reply, 'embed_result', p.items.length) },

@@ -3,7 +3,8 @@
  * Resemblyzer encoder: a conversation built from two real recordings (JFK, then a FLEURS reader,
  * then JFK again, then the reader again) must come back with two speakers, labelled the same on
  * each of their turns, in verbose_json (segments and words) and diarized_json; one speaker gives
- * one label; silence gives no speakers; GET / names the backend.
+ * one label; silence gives no speakers; GET / names the backend. A diarized file goes as slices and
+ * a `file_diarize` request, and gives what one whole request gives (FILE_SLICES=false).
  */
 import { describe, expect, it } from 'vitest';
 import { AUDIO_DIR, readWavPcm } from '../helpers/audio.js';
@@ -101,4 +102,21 @@ describe.skipIf(NO_FFMPEG)('diarization', () => {
     expect(body.diarization.backend).toBe('resemblyzer');
     expect(body.diarization.reason).toMatch(/offline/);
   });
+});
+
+describe.skipIf(NO_FFMPEG)('diarization in slices', () => {
+  const whole = useServer({ FILE_SLICES: 'false' });
+  const count = async (url: string, kind: string) => Number(new RegExp(`whisper_sidecar_requests_total\\{kind="${kind}"\\} (\\d+)`).exec(await (await fetch(`${url}/metrics`)).text())?.[1] ?? 0);
+  it.each(['pipeline', 'vad'])('%s mode: slices, then file_diarize, give what one whole request gives', async (mode) => {
+    const fields = { model: 'whisper-1', response_format: 'verbose_json', diarize: 'true', mode, 'timestamp_granularities[]': ['word', 'segment'] };
+    const before = await count(server().url, 'file_diarize');
+    const sliced = await postFile(server().url, T, conversation, fields, 'talk.wav');
+    const one = await postFile(whole().url, T, conversation, fields, 'talk.wav');
+    expect([sliced.status, one.status]).toEqual([200, 200]);
+    const [a, b] = [await sliced.json(), await one.json()] as Array<{ segments: Array<{ speaker: string }> }>;
+    expect(a).toEqual(b);
+    expect(new Set(a!.segments.map((s) => s.speaker))).toEqual(new Set(['A', 'B']));
+    expect(await count(server().url, 'file_diarize')).toBe(before + 1);
+    expect(await count(whole().url, 'file_diarize')).toBe(0);
+  }, 240_000);
 });

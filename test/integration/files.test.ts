@@ -1,7 +1,7 @@
 /**
  * File transcription through the real server and sidecar: every container ffmpeg makes from real
  * recordings, SRT/VTT that parse, word timestamps, language detection, translation, stream=true,
- * vad=true on the no-speech fixtures, and every kind of bad upload (while good requests carry on).
+ * vad=true on the no-speech fixtures and in slices, and every kind of bad upload (while good requests carry on).
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -103,6 +103,23 @@ describe.skipIf(NO_FFMPEG)('file transcription', () => {
     const res = await postFile(server().url, T, files.file(fixture, 'flac'), { model: 'whisper-1', vad: 'true' });
     expect(await res.json()).toEqual({ text: '' });
   }, 60_000);
+
+  it('sends a vad=true file as its plan, one request per batch of windows and a join, with words on the file\'s clock', async () => {
+    const metrics = async () => (await fetch(`${server().url}/metrics`)).text();
+    const count = (text: string, kind: string) => Number(new RegExp(`whisper_sidecar_requests_total\\{kind="${kind}"\\} (\\d+)`).exec(text)?.[1] ?? 0);
+    const before = await metrics();
+    const res = await postFile(server().url, T, files.file('longform-en.wav', 'flac'), { model: 'whisper-1', vad: 'true', response_format: 'verbose_json', 'timestamp_granularities[]': 'word' });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { text: string; words: Array<{ start: number; end: number }> };
+    const after = await metrics();
+    const sent = (kind: string) => count(after, kind) - count(before, kind);
+    // longform-en has three speech windows; word timestamps decode one window per slice on a CPU.
+    expect([sent('file_vad_plan'), sent('file_join'), sent('transcribe')]).toEqual([1, 1, 0]);
+    expect(sent('file_vad_slice')).toBeGreaterThanOrEqual(2);
+    expect(wer(transcript('longform-en.wav'), body.text)).toBeLessThanOrEqual(0.25);
+    expect(body.words.length).toBeGreaterThan(100);
+    body.words.forEach((w, i) => expect(w.start >= (body.words[i - 1]?.start ?? 0) && w.start <= w.end && w.end <= 64.5).toBe(true));
+  }, 180_000);
 
   it('keeps speech with vad=true', async () => {
     const res = await postFile(server().url, T, files.file('jfk.wav', 'webm'), { model: 'whisper-1', vad: 'true' });
