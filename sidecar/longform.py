@@ -247,6 +247,9 @@ class forward_progress:
             strides = model_inputs.get("stride") if isinstance(model_inputs, dict) else None
             out = original(model_inputs, **kwargs)
             try:
+                # A batch of one (batch_size=1: no collation) carries one (length, left, right) triple.
+                if strides and isinstance(strides[0], int):
+                    strides = [strides]
                 for chunk_len, left, right in strides or []:
                     self._done_s += (chunk_len - left - right) / RATE
                 tokens = out.get("tokens") if isinstance(out, dict) else None

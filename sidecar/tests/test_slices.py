@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+import files
 import model
 import protocol
 import slices
@@ -69,3 +70,14 @@ def test_a_slice_that_does_not_fit_the_chunking_is_refused(loaded):
                                      "offset": 5, "total": 40 * RATE, "first": 0, "count": 1})
     with pytest.raises(slices.SliceError):
         slices.decode_slice(loaded, c, req)
+
+
+def test_a_whole_pipeline_file_reports_progress_per_batch_of_one(loaded):
+    """FILE_SLICES=false sends a file as one request: with batch_size 1 each chunk's forward is a
+    batch of one, whose stride is one triple, not a list of them (its progress was lost)."""
+    calls = []
+    files.transcribe_file(loaded, None, model.TranscribeItem(read("longform-en.wav", 45.0)), True, "pipeline",
+                          lambda done, total, text: calls.append((done, total, text)))
+    assert len(calls) == 2  # two 30 s chunks (5 s strides)
+    assert calls[0][0] == pytest.approx(25.0) and calls[-1][0] == pytest.approx(45.0, abs=0.01)
+    assert calls[-1][2].startswith(calls[0][2])
