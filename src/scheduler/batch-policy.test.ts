@@ -27,6 +27,9 @@ describe('nextFileJob', () => {
     expect(nextFileJob([stream(), file, stream(), file])).toBe(1);
     expect(nextFileJob([stream()])).toBe(-1);
   });
+  it('puts a join (quick) ahead of older slices of other files', () => {
+    expect(nextFileJob([stream(), file, file, { ...file, quick: true }, { ...file, quick: true }])).toBe(3);
+  });
 });
 
 describe('nextSpeechBatch', () => {

@@ -8,6 +8,8 @@ export interface QueuedJob {
   batchKey: string | undefined;
   /** A job that failed inside a batch is retried alone; file work always goes alone. */
   alone: boolean;
+  /** File work that only puts a file's slices together (a join: milliseconds): ahead of other file work. */
+  quick?: boolean;
 }
 
 /** What the policy needs to know about a job waiting for the speech lane. */
@@ -41,13 +43,15 @@ export function nextWindowBatch(queue: readonly QueuedJob[], maxItems: number): 
 }
 
 /**
- * The index of the next file job, -1 if none: the oldest. File work is cut into bounded slices
+ * The index of the next file job, -1 if none: the oldest quick one (a join: a finished file should
+ * not wait for another file's slice), else the oldest. File work is cut into bounded slices
  * (src/files/job.ts) and each file has one slice queued at a time, at the back, so files take
  * turns slice by slice.
  * @example nextFileJob([{ priority: 'stream', batchKey: 'ts', alone: false }, { priority: 'file', batchKey: undefined, alone: true }]) // 1
  */
 export function nextFileJob(queue: readonly QueuedJob[]): number {
-  return queue.findIndex((j) => j.priority === 'file');
+  const quick = queue.findIndex((j) => j.priority === 'file' && j.quick === true);
+  return quick !== -1 ? quick : queue.findIndex((j) => j.priority === 'file');
 }
 
 /**

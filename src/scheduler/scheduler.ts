@@ -175,7 +175,7 @@ export class Scheduler {
     if (refused) return Promise.reject(refused);
     return new Promise<R>((resolve, reject) => {
       const lane = kind === 'transcribe' && (params as TranscribeParams).mode === undefined ? 'stream' : 'file';
-      this.#model.push({ kind, params, priority, batchKey, lane, alone: priority === 'file', resolve: resolve as (r: unknown) => void, reject });
+      this.#model.push({ kind, params, priority, batchKey, lane, alone: priority === 'file', quick: kind === 'file_join', resolve: resolve as (r: unknown) => void, reject });
       this.#pumpModel();
     });
   }
