@@ -173,43 +173,46 @@ class Service:
         def report(done_s: float, total_s: float, text: str) -> None:
             self._writer.send(protocol.progress(request.id, done_s, total_s, text))
 
-        results = [files.transcribe_file(self._loaded, self._vad, item, request.return_timestamps, request.mode,
+        results = [files.transcribe_file(self._loaded, self._file_vad, item, request.return_timestamps, request.mode,
                                          report if request.progress else None, request.temperature)
                    for item in request.items]
         if request.diarize is not None:
-            hints = request.diarize
             for item, result in zip(request.items, results):
-                result["speakers"] = protocol.speaker_turns(self._diarizer.diarize(
-                    item.audio, hints.get("num_speakers"), hints.get("min_speakers"), hints.get("max_speakers"), checkpoint))
+                result["speakers"] = protocol.speaker_turns(self._speakers(item.audio, request.diarize, checkpoint))
         return results
 
-    def _transcribe(self, request, checkpoint: Optional[Callable[[], None]] = None) -> None:
-        """Any model-worker request, answered by id; `checkpoint` serves waiting windows (file work)."""
+    def _speakers(self, audio, hints: dict, checkpoint=None) -> list:
+        return self._diarizer.diarize(audio, hints.get("num_speakers"), hints.get("min_speakers"),
+                                      hints.get("max_speakers"), checkpoint)
+
+    def _answer(self, request, checkpoint: Optional[Callable[[], None]]) -> dict:
+        """The reply frame of one model-worker request."""
         started = time.perf_counter()
-        stats = None
+
+        def took() -> float:
+            return time.perf_counter() - started
+
+        if isinstance(request, protocol.FileSliceRequest):
+            return protocol.slice_result(request.id, slices.decode_slice(self._loaded, self._chunking, request), took())
+        if isinstance(request, protocol.FileVadSliceRequest):
+            return protocol.slice_result(request.id, vad_slices.decode_slice(self._loaded, request), took())
+        if isinstance(request, protocol.FileVadPlanRequest):
+            return protocol.vad_plan(request.id, vad_slices.plan(self._loaded, self._file_vad, request, checkpoint))
+        if isinstance(request, protocol.FileDiarizeRequest):
+            return protocol.speakers(request.id, self._speakers(request.audio, request.hints, checkpoint))
+        if isinstance(request, protocol.FileJoinRequest):
+            join = vad_slices.join if request.mode == "vad" else slices.join
+            return protocol.result(request.id, [join(self._loaded, request)], took())
+        if request.mode is not None:
+            return protocol.result(request.id, self._transcribe_files(request, checkpoint), took())
+        items, stats = model_module.transcribe(self._loaded, request.items, request.return_timestamps)
+        return protocol.result(request.id, items, took(), stats)
+
+    def _transcribe(self, request, checkpoint: Optional[Callable[[], None]] = None) -> None:
+        """Any model-worker request, answered by id (an error frame when it fails); `checkpoint`
+        serves waiting stream windows (file work)."""
         try:
-            if isinstance(request, (protocol.FileSliceRequest, protocol.FileVadSliceRequest)):
-                out = (slices.decode_slice(self._loaded, self._chunking, request)
-                       if isinstance(request, protocol.FileSliceRequest) else vad_slices.decode_slice(self._loaded, request))
-                self._writer.send(protocol.slice_result(request.id, out, time.perf_counter() - started))
-                return
-            if isinstance(request, protocol.FileDiarizeRequest):
-                hints = request.hints
-                turns = self._diarizer.diarize(request.audio, hints.get("num_speakers"), hints.get("min_speakers"),
-                                               hints.get("max_speakers"), checkpoint)
-                self._writer.send(protocol.speakers(request.id, turns))
-                return
-            if isinstance(request, protocol.FileVadPlanRequest):
-                plan = vad_slices.plan(self._loaded, self._file_vad, request, checkpoint)
-                self._writer.send(protocol.vad_plan(request.id, plan))
-                return
-            if isinstance(request, protocol.FileJoinRequest):
-                join = vad_slices.join if request.mode == "vad" else slices.join
-                items = [join(self._loaded, request)]
-            elif request.mode is not None:
-                items = self._transcribe_files(request, checkpoint)
-            else:
-                items, stats = model_module.transcribe(self._loaded, request.items, request.return_timestamps)
+            reply = self._answer(request, checkpoint)
         except slices.SliceError as exc:
             self._writer.send(protocol.error(request.id, "bad_request", str(exc)))
             return
@@ -223,4 +226,4 @@ class Service:
             if _is_device_lost(exc):
                 self._exit(EXIT_DEVICE_LOST)
             return
-        self._writer.send(protocol.result(request.id, items, time.perf_counter() - started, stats))
+        self._writer.send(reply)
