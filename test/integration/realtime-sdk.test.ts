@@ -15,7 +15,7 @@ import { AUDIO_DIR, manifest, readWavPcm } from '../helpers/audio.js';
 import { wsWer } from '../helpers/deepgram-client.js';
 import { rtAppend, rtConnect, to24k, type RtEvent } from '../helpers/realtime-client.js';
 import { useServer } from '../helpers/server.js';
-import { plusOneWord, wer } from '../helpers/wer.js';
+import { plusOneWord, wer, words } from '../helpers/wer.js';
 
 const server = useServer();
 const transcript = (file: string) => manifest().find((f) => f.file === file)!.transcript;
@@ -70,7 +70,8 @@ describe('OpenAI Realtime (openai SDK) on /v1/realtime', () => {
 
   it('server VAD splits two utterances with a pause into two items', async () => {
     const pause = Buffer.alloc(2 * 16_000 * 2);
-    const audio = Buffer.concat([readWavPcm(`${AUDIO_DIR}/ls-6930-75918-0000.wav`), pause, readWavPcm(`${AUDIO_DIR}/fleurs-en-003.wav`), pause]);
+    const [ls6930, fleurs003] = ['ls-6930-75918-0000.wav', 'fleurs-en-003.wav'];
+    const audio = Buffer.concat([readWavPcm(`${AUDIO_DIR}/${ls6930}`), pause, readWavPcm(`${AUDIO_DIR}/${fleurs003}`), pause]);
     const c = rtConnect(server().url);
     await c.waitFor((e) => e.type === 'session.created');
     c.rt.send(gaUpdate({ type: 'server_vad', silence_duration_ms: 700 }));
@@ -79,10 +80,18 @@ describe('OpenAI Realtime (openai SDK) on /v1/realtime', () => {
     c.rt.close();
     const completed = c.events.filter((e) => e.type === COMPLETED);
     expect(completed.length).toBe(2);
-    // Each item has its own utterance's words (the split is what this checks, not whisper-base's accuracy:
-    // AlignAtt commits the first decode's "The cab is juiced" for "The cabbage juice" on some runs, 0.40).
-    expect(wer(transcript('ls-6930-75918-0000.wav'), String(completed[0]!.transcript)), String(completed[0]!.transcript)).toBeLessThanOrEqual(0.35);
-    expect(wer(transcript('fleurs-en-003.wav'), String(completed[1]!.transcript)), String(completed[1]!.transcript)).toBeLessThanOrEqual(0.45);
+    // Each item has its own utterance's words and none of the other's: the split is what this checks,
+    // not whisper-base's accuracy (AlignAtt commits a first decode's "The cab is juiced to change" for
+    // "The cabbage juice changes" on some runs: WER 0.40-0.47, yet every word is in the right item).
+    const [first, second] = [ls6930, fleurs003].map((f) => new Set(words(transcript(f))));
+    const heard = completed.map((e) => words(String(e.transcript)));
+    const own = (got: string[], ref: Set<string>) => got.filter((w) => ref.has(w)).length / ref.size;
+    // The other utterance's content words (4+ letters: "to" and "its" are heard in both).
+    const only = (got: string[], mine: Set<string>, theirs: Set<string>) => got.filter((w) => w.length >= 4 && theirs.has(w) && !mine.has(w));
+    expect(own(heard[0]!, first!), heard[0]!.join(' ')).toBeGreaterThanOrEqual(0.6);
+    expect(own(heard[1]!, second!), heard[1]!.join(' ')).toBeGreaterThanOrEqual(0.6);
+    expect(only(heard[0]!, first!, second!)).toEqual([]);
+    expect(only(heard[1]!, second!, first!)).toEqual([]);
     const started = c.events.filter((e) => e.type === 'input_audio_buffer.speech_started');
     const stopped = c.events.filter((e) => e.type === 'input_audio_buffer.speech_stopped');
     expect(started.map((e) => e.item_id)).toEqual(completed.map((e) => e.item_id));
