@@ -62,11 +62,11 @@ export async function transcribePcm(deps: FileJobDeps, pcm: Buffer, req: FileJob
     : await inVadSlices(deps, pcm, item, timestamps, req);
   // A sliced file's speakers come last, in a request of their own (a whole request adds them itself).
   if (sliced && req.diarize) result.speakers = await deps.scheduler.fileDiarize({ item: { audio: pcm }, diarize: req.diarize });
-  const spans = timedChunks(result!.chunks, duration);
-  const base = { task: req.task, text: result!.text.trim(), language: result!.language, duration };
+  const spans = timedChunks(result.chunks, duration);
+  const base = { task: req.task, text: result.text.trim(), language: result.language, duration };
   if (req.diarize) {
     // Words carry their speaker; segments are cut where the speaker changes (speakers.ts).
-    const turns = result!.speakers ?? [];
+    const turns = result.speakers ?? [];
     const raw = assignSpeakers(spans.map((s) => ({ word: s.text, start: s.start, end: s.end })), turns);
     const segments = segmentsBySpeaker(raw);
     return { ...base, segments, ...(req.words ? { words: raw.map((w) => ({ ...w, word: w.word.trim() })) } : {}) };

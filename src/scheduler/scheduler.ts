@@ -2,7 +2,8 @@
  * @module The one queue in front of the sidecar, with two lanes and one bound:
  *
  * - the model lane: stream windows from every session (batched across sessions, flush first) ahead
- *   of file work (whole requests, or the bounded slices of a pipeline- or vad-mode file: src/files/job.ts);
+ *   of file work (whole requests, or the bounded slices of a pipeline- or vad-mode file: src/files/job.ts;
+ *   a file's join goes ahead of other files' slices);
  *   one window request and one file job may be in flight at once, and the sidecar decodes a window
  *   that arrives during file work before that work's next model layer (sidecar/preempt.py), so a
  *   window never waits for a whole slice (`preemptFiles`; off: it waits for the slice in flight);
