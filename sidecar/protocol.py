@@ -253,10 +253,17 @@ def _natural(message: dict, key: str, rid: int, minimum: int = 0) -> int:
     return value
 
 
-def parse_file_slice(message: dict) -> FileSliceRequest:
+def _file_part(message: dict, kind: str, single: Optional[str] = None) -> TranscribeRequest:
+    """The fields a file-part request shares with transcribe (id, items, timestamps, temperature);
+    `single` names its one item when it takes exactly one."""
     base = parse_transcribe({**message, "type": "transcribe", "mode": None, "diarize": None})
-    if len(base.items) != 1:
-        raise ProtocolError("bad_request", "file_slice takes one item (the slice's audio)", base.id)
+    if single is not None and len(base.items) != 1:
+        raise ProtocolError("bad_request", f"{kind} takes one item ({single})", base.id)
+    return base
+
+
+def parse_file_slice(message: dict) -> FileSliceRequest:
+    base = _file_part(message, "file_slice", "the slice's audio")
     return FileSliceRequest(base.id, base.items[0], _natural(message, "offset", base.id),
                             _natural(message, "total", base.id, 1), _natural(message, "first", base.id),
                             _natural(message, "count", base.id, 1), base.return_timestamps, base.temperature)
@@ -281,9 +288,7 @@ def parse_file_join(message: dict) -> FileJoinRequest:
 
 
 def parse_file_vad_plan(message: dict) -> FileVadPlanRequest:
-    base = parse_transcribe({**message, "type": "transcribe", "mode": None, "diarize": None})
-    if len(base.items) != 1:
-        raise ProtocolError("bad_request", "file_vad_plan takes one item (the whole file)", base.id)
+    base = _file_part(message, "file_vad_plan", "the whole file")
     return FileVadPlanRequest(base.id, base.items[0], base.return_timestamps, base.temperature)
 
 
@@ -295,7 +300,7 @@ def _sample_pair(raw: Any) -> tuple[int, int]:
 
 
 def parse_file_vad_slice(message: dict) -> FileVadSliceRequest:
-    base = parse_transcribe({**message, "type": "transcribe", "mode": None, "diarize": None})
+    base = _file_part(message, "file_vad_slice")
     rid, count = base.id, len(base.items)
     offsets, regions, speech = message.get("offsets"), message.get("regions"), message.get("speech")
     if not (isinstance(offsets, list) and isinstance(regions, list) and isinstance(speech, list)
@@ -323,9 +328,7 @@ class FileDiarizeRequest:
 
 
 def parse_file_diarize(message: dict) -> FileDiarizeRequest:
-    base = parse_transcribe({**message, "type": "transcribe", "mode": None, "diarize": None})
-    if len(base.items) != 1:
-        raise ProtocolError("bad_request", "file_diarize takes one item (the whole file)", base.id)
+    base = _file_part(message, "file_diarize", "the whole file")
     return FileDiarizeRequest(base.id, base.items[0].audio, parse_diarize(message.get("diarize", True), base.id, "file"))
 
 

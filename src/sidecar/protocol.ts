@@ -294,6 +294,13 @@ function items<T>(reply: SidecarMessage, type: 'result' | 'vad_result' | 'embed_
   return reply.items as T[];
 }
 
+/** A slice_result with one text per chunk (pipeline) or window (vad) of its request. */
+function sliceOf(reply: SidecarMessage, count: number, what: 'chunks' | 'windows'): SliceResult {
+  if (reply.type !== 'slice_result' || reply.texts.length !== count) throw new AppError('bad_frame', `expected slice_result with ${count} ${what}, got ${reply.type}`);
+  const { id: _id, type: _type, ...slice } = reply;
+  return slice;
+}
+
 /** The request table: one entry per message kind, so connection and supervisor have one request() each. */
 export const REQUESTS: { [K in RequestKind]: RequestType<K> } = {
   transcribe: {
@@ -311,11 +318,7 @@ export const REQUESTS: { [K in RequestKind]: RequestType<K> } = {
     lane: () => 'file',
     frame: (id, p) => ({ id, type: 'file_slice', items: [p.item], offset: p.offset, total: p.total, first: p.first, count: p.count, return_timestamps: p.return_timestamps, ...(p.temperature ? { temperature: p.temperature } : {}) }),
     seconds: (p) => audioSeconds([p.item]),
-    read: (reply, p) => {
-      if (reply.type !== 'slice_result' || reply.texts.length !== p.count) throw new AppError('bad_frame', `expected slice_result with ${p.count} chunks, got ${reply.type}`);
-      const { id: _id, type: _type, ...slice } = reply;
-      return slice;
-    },
+    read: (reply, p) => sliceOf(reply, p.count, 'chunks'),
   },
   file_join: {
     lane: () => 'file',
@@ -337,11 +340,7 @@ export const REQUESTS: { [K in RequestKind]: RequestType<K> } = {
     lane: () => 'file',
     frame: (id, p) => ({ id, type: 'file_vad_slice', items: p.items, offsets: p.offsets, regions: p.regions, speech: p.speech, total: p.total, first: p.first, return_timestamps: p.return_timestamps, ...(p.temperature ? { temperature: p.temperature } : {}) }),
     seconds: (p) => audioSeconds(p.items),
-    read: (reply, p) => {
-      if (reply.type !== 'slice_result' || reply.texts.length !== p.items.length) throw new AppError('bad_frame', `expected slice_result with ${p.items.length} windows, got ${reply.type}`);
-      const { id: _id, type: _type, ...slice } = reply;
-      return slice;
-    },
+    read: (reply, p) => sliceOf(reply, p.items.length, 'windows'),
   },
   file_diarize: {
     lane: () => 'file',
