@@ -110,13 +110,19 @@ def main() -> int:
 
     diarization = diarize.choose()
     log.info("diarization backend: %s (%s)", diarization.backend, diarization.reason)
+    import seq_slices
     import slices
 
-    # The server cuts pipeline-mode files into slices of the pipeline's own chunks (slices.py).
+    # The server cuts pipeline-mode files into slices of the pipeline's own chunks (slices.py), and
+    # sequential ones into a few windows each where this machine computes features exactly per slice.
     chunking = slices.chunking(loaded.pipe, settings.chunk_length_s, settings.batch_size)
+    exact = seq_slices.self_check(loaded.pipe)
+    if not exact:
+        log.warning("a slice's log-mel features differ from the whole file's here: sequential files go whole")
     writer.send(protocol.ready({**loaded.describe(), "diarization": {
         "backend": diarization.backend, "reason": diarization.reason, "model": diarization.model},
-        "file_chunking": chunking.describe()}, os.getpid()))
+        "file_chunking": {**chunking.describe(), "sequential_windows": seq_slices.windows_per_slice() if exact else 0}},
+        os.getpid()))
     return _serve(Service(loaded, writer, vad, file_vad=file_vad), writer, max_bytes)
 
 

@@ -5,6 +5,8 @@ Every reply puts "id" first so a peer can read it from a frame's first bytes.
 """
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass
 from typing import Any, Optional
 
@@ -274,11 +276,11 @@ def parse_file_join(message: dict) -> FileJoinRequest:
     if rid is None:
         raise ProtocolError("bad_request", "file_join needs an integer id")
     mode = message.get("mode", "pipeline")
-    if mode not in ("pipeline", "vad"):
-        raise ProtocolError("bad_request", "file_join's mode must be \"pipeline\" or \"vad\"", rid)
+    if mode not in ("pipeline", "vad", "sequential"):
+        raise ProtocolError("bad_request", "file_join's mode must be \"pipeline\", \"vad\" or \"sequential\"", rid)
     outputs = message.get("outputs")
     # A vad-mode file with no speech has no slices: its join puts nothing together.
-    if (not isinstance(outputs, list) or (not outputs and mode == "pipeline")
+    if (not isinstance(outputs, list) or (not outputs and mode != "vad")
             or not all(isinstance(o, (bytes, bytearray)) for o in outputs)):
         raise ProtocolError("bad_request", "file_join needs a non-empty list of slice outputs (bytes)", rid)
     timestamps = message.get("return_timestamps")
@@ -317,6 +319,49 @@ def parse_file_vad_slice(message: dict) -> FileVadSliceRequest:
     return FileVadSliceRequest(rid, base.items, offsets, pairs, [float(p) for p in speech],
                                _natural(message, "total", rid, 1), bool(message.get("first")),
                                base.return_timestamps, base.temperature)
+
+
+@dataclass
+class FileSeqPlanRequest:
+    """`file_seq_plan`: a `sequential`-mode file's frame count and feature floor (seq_slices.py)."""
+    id: int
+    item: TranscribeItem  # the whole file
+
+
+@dataclass
+class FileSeqSliceRequest:
+    """`file_seq_slice`: a `sequential`-mode file's windows from one window start on."""
+    id: int
+    item: TranscribeItem  # the samples the slice needs (seq_slices.slice_span), with the file's options
+    offset: int  # sample index of the span's first sample in the file
+    total: int  # samples in the whole file
+    seek: int  # log-mel frame where the slice's first window starts
+    frames: int  # the file's frames (from the plan)
+    floor: float  # the file's feature minimum (from the plan)
+    first: bool  # the file's first slice (it also resolves the language)
+    return_timestamps: Any
+    temperature: float = 0.0
+
+
+def parse_file_seq_plan(message: dict) -> FileSeqPlanRequest:
+    base = _file_part(message, "file_seq_plan", "the whole file")
+    return FileSeqPlanRequest(base.id, base.items[0])
+
+
+def parse_file_seq_slice(message: dict) -> FileSeqSliceRequest:
+    base = _file_part(message, "file_seq_slice", "the slice's audio")
+    rid = base.id
+    floor = message.get("floor")
+    if not isinstance(floor, (int, float)) or isinstance(floor, bool) or not math.isfinite(floor):
+        raise ProtocolError("bad_request", "floor must be a finite number (from file_seq_plan)", rid)
+    return FileSeqSliceRequest(rid, base.items[0], _natural(message, "offset", rid), _natural(message, "total", rid, 1),
+                               _natural(message, "seek", rid), _natural(message, "frames", rid, 1), float(floor),
+                               bool(message.get("first")), base.return_timestamps, base.temperature)
+
+
+def seq_plan(rid: int, plan: dict) -> dict:
+    """A sequential-mode file's frame count, feature floor and windows per slice."""
+    return {"id": rid, "type": "seq_plan", **plan}
 
 
 @dataclass

@@ -24,6 +24,7 @@ import files
 import framing
 import model as model_module
 import protocol
+import seq_slices
 import slices
 import vad_slices
 from preempt import ModelQueue, Preemption
@@ -68,6 +69,8 @@ PARSERS = {
     "file_vad_plan": protocol.parse_file_vad_plan,
     "file_vad_slice": protocol.parse_file_vad_slice,
     "file_diarize": protocol.parse_file_diarize,
+    "file_seq_plan": protocol.parse_file_seq_plan,
+    "file_seq_slice": protocol.parse_file_seq_slice,
     "vad": protocol.parse_audio_request,
     "embed": protocol.parse_audio_request,
 }
@@ -198,10 +201,14 @@ class Service:
             return protocol.slice_result(request.id, vad_slices.decode_slice(self._loaded, request), took())
         if isinstance(request, protocol.FileVadPlanRequest):
             return protocol.vad_plan(request.id, vad_slices.plan(self._loaded, self._file_vad, request, checkpoint))
+        if isinstance(request, protocol.FileSeqPlanRequest):
+            return protocol.seq_plan(request.id, seq_slices.plan(self._loaded, request))
+        if isinstance(request, protocol.FileSeqSliceRequest):
+            return protocol.slice_result(request.id, seq_slices.decode_slice(self._loaded, request), took())
         if isinstance(request, protocol.FileDiarizeRequest):
             return protocol.speakers(request.id, self._speakers(request.audio, request.hints, checkpoint))
         if isinstance(request, protocol.FileJoinRequest):
-            join = vad_slices.join if request.mode == "vad" else slices.join
+            join = {"vad": vad_slices.join, "sequential": seq_slices.join}.get(request.mode, slices.join)
             return protocol.result(request.id, [join(self._loaded, request)], took())
         if request.mode is not None:
             return protocol.result(request.id, self._transcribe_files(request, checkpoint), took())
@@ -213,7 +220,7 @@ class Service:
         serves waiting stream windows (file work)."""
         try:
             reply = self._answer(request, checkpoint)
-        except slices.SliceError as exc:
+        except (slices.SliceError, seq_slices.SeqSliceError) as exc:
             self._writer.send(protocol.error(request.id, "bad_request", str(exc)))
             return
         except torch.cuda.OutOfMemoryError as exc:

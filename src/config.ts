@@ -44,10 +44,12 @@ export const envSchema = z.object({
    */
   SCHEDULER_PREEMPT_FILES: z.enum(['true', 'false']).default('true'),
   /**
-   * `pipeline` and `vad` files go to the model in bounded slices (a diarized one then asks for its speakers) (src/files/job.ts),
+   * `pipeline`, `vad` and `sequential` files go to the model in bounded slices (a diarized one then asks for its speakers) (src/files/job.ts),
    * so two files take turns and a crash replays one slice; 'false': each file is one request.
    */
   FILE_SLICES: z.enum(['true', 'false']).default('true'),
+  /** 30 s windows of Whisper's seek loop per slice of a `sequential`-mode file (sidecar/seq_slices.py; at least 2, so each slice is long-form). */
+  FILE_SEQ_WINDOWS: int(2, 64).default(4),
   RESTART_BACKOFF_MS: ms.default(250),
   RESTART_BACKOFF_MAX_MS: ms.default(30_000),
   SHUTDOWN_GRACE_MS: int(0, 600_000).default(10_000),

@@ -85,7 +85,7 @@ export class Metrics {
     this.#decodeSeconds = new Histogram({ name: `${PREFIX}decode_seconds`, help: 'Wall time of a model request, queueing in the supervisor included.', labelNames: ['kind'], buckets: LATENCY_BUCKETS, registers });
     this.#rtf = new Histogram({ name: `${PREFIX}real_time_factor`, help: 'Decode seconds per second of audio in a model request (below 1 is faster than real time).', labelNames: ['kind'], buckets: RTF_BUCKETS, registers });
     this.#audioSeconds = new Counter({ name: `${PREFIX}audio_seconds_total`, help: 'Seconds of audio decoded.', labelNames: ['kind'], registers });
-    this.#requests = new Counter({ name: `${PREFIX}sidecar_requests_total`, help: 'Requests sent to the sidecar, by message kind (transcribe, file_slice, file_join, file_vad_plan, file_vad_slice, vad, embed).', labelNames: ['kind'], registers });
+    this.#requests = new Counter({ name: `${PREFIX}sidecar_requests_total`, help: 'Requests sent to the sidecar, by message kind (transcribe, file_slice, file_join, file_vad_plan, file_vad_slice, file_seq_plan, file_seq_slice, file_diarize, vad, embed).', labelNames: ['kind'], registers });
     this.#forwardRows = new Histogram({ name: `${PREFIX}forward_items`, help: 'Stream windows per model forward inside the sidecar (encoder pass, batched generate): the true batch size.', labelNames: ['stage'], buckets: BATCH_BUCKETS, registers });
     this.#windows = new Counter({ name: `${PREFIX}stream_windows_total`, help: 'Stream windows the model was given, by outcome (decoded, or dropped as no speech before decoding).', labelNames: ['outcome'], registers });
     this.#encoderPasses = new Counter({ name: `${PREFIX}encoder_window_passes_total`, help: 'Stream windows run through the encoder (over whisper_stream_windows_total: encoder passes per window).', registers });
@@ -125,7 +125,7 @@ export class Metrics {
     const inner = client as unknown as MeteredClient;
     const request = async (kind: string, params: MeteredParams) => {
       this.#requests.inc({ kind });
-      const decode: DecodeKind | undefined = kind === 'file_slice' || kind === 'file_vad_slice' ? 'file' : kind === 'transcribe' ? (params.mode === undefined ? 'stream' : 'file') : undefined;
+      const decode: DecodeKind | undefined = kind === 'file_slice' || kind === 'file_vad_slice' || kind === 'file_seq_slice' ? 'file' : kind === 'transcribe' ? (params.mode === undefined ? 'stream' : 'file') : undefined;
       const started = performance.now();
       if (kind === 'transcribe') {
         const outer = params.onBatch;

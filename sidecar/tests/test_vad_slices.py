@@ -122,6 +122,6 @@ def test_a_pipeline_join_still_needs_outputs_and_modes_are_checked():
     with pytest.raises(protocol.ProtocolError):
         protocol.parse_file_join({"id": 1, "type": "file_join", "outputs": [], "return_timestamps": True})
     with pytest.raises(protocol.ProtocolError):
-        protocol.parse_file_join({"id": 1, "type": "file_join", "mode": "sequential", "outputs": [b"x"]})
+        protocol.parse_file_join({"id": 1, "type": "file_join", "mode": "chunked", "outputs": [b"x"]})
     assert protocol.parse_file_join({"id": 1, "type": "file_join", "mode": "vad", "outputs": []}).mode == "vad"
 

@@ -9,21 +9,26 @@
  * file goes as its plan (the speech windows), one request per batch of windows, and a join: what
  * one whole vad-mode request gives (sidecar/tests/test_vad_slices.py). Stream windows do not wait
  * for a slice: the sidecar decodes them inside it (sidecar/preempt.py).
- * A diarized file's speaker turns come after its slices, in a `file_diarize` request. `sequential`
- * files (one generate() seek loop inside transformers) go as one request (sidecar/files.py).
+ * A `sequential`-mode file longer than one window goes as its plan (frames and feature floor), then a
+ * few windows of Whisper's own seek loop per request, each from where the last one stopped, and a
+ * join: what one whole sequential request gives (sidecar/tests/test_seq_slices.py); where the
+ * sidecar cannot compute a slice's features exactly (its ready frame says 0 windows), whole.
+ * A diarized file's speaker turns come after its slices, in a `file_diarize` request.
  */
 import { decodeToPcm, type DecodeOptions } from '../audio/ffmpeg.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
 import type { DiarizeHints, FileChunking, ItemResult, LongFormMode, Progress, TranscribeItem } from '../sidecar/protocol.js';
 import { segmentsFromWords, timedChunks, type FileTranscript, type Word } from './formats.js';
-import { chunkPlan, slicePlan, vadSlicePlan } from './slices.js';
+import { chunkPlan, seqSliceSpan, slicePlan, vadSlicePlan } from './slices.js';
 import { assignSpeakers, segmentsBySpeaker } from './speakers.js';
 
 /** Bytes of 16 kHz mono s16le per second. */
 const PCM_BYTES_PER_SECOND = 32_000;
+/** Samples in one Whisper window: a sequential file no longer than this is one window, one request. */
+const WINDOW_SAMPLES = 30 * 16_000;
 
 export interface FileJobDeps {
-  scheduler: Pick<Scheduler, 'transcribeFile' | 'fileSlice' | 'fileJoin' | 'fileVadPlan' | 'fileVadSlice' | 'fileDiarize'>;
+  scheduler: Pick<Scheduler, 'transcribeFile' | 'fileSlice' | 'fileJoin' | 'fileVadPlan' | 'fileVadSlice' | 'fileSeqPlan' | 'fileSeqSlice' | 'fileDiarize'>;
   decode: Omit<DecodeOptions, 'maxPcmBytes'> & { maxSeconds: number };
   /** The loaded pipeline's chunk geometry (the sidecar's ready frame); undefined (FILE_SLICES=false, or a sidecar that does not slice): files go as one request. */
   chunking(): FileChunking | undefined;
@@ -54,12 +59,15 @@ export async function transcribePcm(deps: FileJobDeps, pcm: Buffer, req: FileJob
   const item: TranscribeItem = { audio: pcm, language: req.language ?? null, task: req.task, prompt: req.prompt ?? null };
   const timestamps = req.words || req.diarize ? 'word' : true;
   const chunking = deps.chunking();
-  const sliced = chunking !== undefined && pcm.length >= 2 && req.mode !== 'sequential';
+  const sequentialWindows = chunking?.sequential_windows ?? 0;
+  const sliced = chunking !== undefined && pcm.length >= 2 && (req.mode !== 'sequential' || (sequentialWindows >= 2 && pcm.length / 2 > WINDOW_SAMPLES));
   const result = !sliced
     ? (await deps.scheduler.transcribeFile({ items: [item], return_timestamps: timestamps, mode: req.mode, diarize: req.diarize, temperature: req.temperature, onProgress: req.onProgress }))[0]!
     : req.mode === 'pipeline'
     ? await inSlices(deps, pcm, item, timestamps, chunking, req)
-    : await inVadSlices(deps, pcm, item, timestamps, req);
+    : req.mode === 'vad'
+    ? await inVadSlices(deps, pcm, item, timestamps, req)
+    : await inSeqSlices(deps, pcm, item, timestamps, req);
   // A sliced file's speakers come last, in a request of their own (a whole request adds them itself).
   if (sliced && req.diarize) result.speakers = await deps.scheduler.fileDiarize({ item: { audio: pcm }, diarize: req.diarize });
   const spans = timedChunks(result.chunks, duration);
@@ -118,4 +126,34 @@ async function inVadSlices(deps: FileJobDeps, pcm: Buffer, item: TranscribeItem,
     req.onProgress?.({ done_s: Math.min(out.done_s, total / 16_000), total_s: total / 16_000, text: texts.join(' ') });
   }
   return deps.scheduler.fileJoin({ outputs, return_timestamps: timestamps, language: req.language ?? null, mode: 'vad' });
+}
+
+/** A sequential-mode file as its plan, slices of its seek loop (each from the last one's next_seek) and a join. */
+async function inSeqSlices(deps: FileJobDeps, pcm: Buffer, item: TranscribeItem, timestamps: true | 'word', req: FileJobRequest): Promise<ItemResult> {
+  const total = Math.floor(pcm.length / 2);
+  const plan = await deps.scheduler.fileSeqPlan({ item });
+  const outputs: Uint8Array[] = [];
+  const texts: string[] = [];
+  let language = req.language ?? null;
+  for (let seek: number | null = 0; seek !== null;) {
+    const span = seqSliceSpan(seek, plan.frames, total, plan.windows);
+    const out = await deps.scheduler.fileSeqSlice({
+      item: { ...item, language, audio: pcm.subarray(span.start * 2, span.end * 2) },
+      offset: span.start,
+      total,
+      seek,
+      frames: plan.frames,
+      floor: plan.floor,
+      first: seek === 0,
+      return_timestamps: timestamps,
+      temperature: req.temperature,
+    });
+    outputs.push(out.outputs);
+    texts.push(...out.texts.filter((t) => t));
+    // Later windows are decoded in the language the first slice found, as the whole call's are.
+    language ??= out.language;
+    req.onProgress?.({ done_s: Math.min(out.done_s, total / 16_000), total_s: total / 16_000, text: texts.join(' ') });
+    seek = out.next_seek ?? null;
+  }
+  return deps.scheduler.fileJoin({ outputs, return_timestamps: timestamps, language, mode: 'sequential' });
 }

@@ -7,6 +7,8 @@
  * so the result is the same.
  * VAD mode: the sidecar's plan (file_vad_plan) gives the speech windows; a slice is one batch of
  * them, in order, as the whole vad-mode call batches them (sidecar/vad_slices.py).
+ * Sequential mode: Whisper's seek loop decides where each window starts, so a slice is a span from
+ * the last one's `next_seek` (seqSliceSpan; sidecar/seq_slices.py).
  */
 import type { FileChunking, VadPlan } from '../sidecar/protocol.js';
 
@@ -81,4 +83,20 @@ export function vadSlicePlan(plan: VadPlan): VadSlice[] {
     });
   }
   return out;
+}
+
+/** Samples per log-mel frame, frames per 30 s window, frames of margin each side of a sequential slice (sidecar/seq_slices.py). */
+const HOP = 160;
+const WINDOW_FRAMES = 3000;
+const MARGIN_FRAMES = 2;
+
+/**
+ * The samples a sequential slice from log-mel frame `seek` needs (seq_slices.slice_span): its windows'
+ * frames (`windows` windows on, or the file's end when less than one more window would be left),
+ * with two frames of margin each side. The sidecar refuses any other span.
+ * @example seqSliceSpan(0, 10_084, 1_613_440, 2) // { start: 0, end: 960_320 }
+ */
+export function seqSliceSpan(seek: number, frames: number, total: number, windows: number): { start: number; end: number } {
+  const last = frames - seek <= (windows + 1) * WINDOW_FRAMES ? frames : seek + windows * WINDOW_FRAMES;
+  return { start: Math.max(0, HOP * (seek - MARGIN_FRAMES)), end: Math.min(total, HOP * (last + MARGIN_FRAMES)) };
 }

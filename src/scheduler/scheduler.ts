@@ -2,7 +2,7 @@
  * @module The one queue in front of the sidecar, with two lanes and one bound:
  *
  * - the model lane: stream windows from every session (batched across sessions, flush first) ahead
- *   of file work (whole requests, or the bounded slices of a pipeline- or vad-mode file: src/files/job.ts;
+ *   of file work (whole requests, or the bounded slices of a pipeline-, vad- or sequential-mode file: src/files/job.ts;
  *   a file's join goes ahead of other files' slices);
  *   one window request and one file job may be in flight at once, and the sidecar decodes a window
  *   that arrives during file work before that work's next model layer (sidecar/preempt.py), so a
@@ -22,6 +22,8 @@ import type {
   EmbedResult,
   FileJoinParams,
   FileDiarizeParams,
+  FileSeqPlanParams,
+  FileSeqSliceParams,
   FileSliceParams,
   FileVadPlanParams,
   FileVadSliceParams,
@@ -29,6 +31,7 @@ import type {
   RequestKind,
   RequestParams,
   RequestResult,
+  SeqPlan,
   SliceResult,
   SpeakerTurn,
   TranscribeItem,
@@ -51,7 +54,7 @@ export interface SchedulerOptions {
   log: Logger;
 }
 
-type ModelKind = 'transcribe' | 'file_slice' | 'file_join' | 'file_vad_plan' | 'file_vad_slice' | 'file_diarize';
+type ModelKind = 'transcribe' | 'file_slice' | 'file_join' | 'file_vad_plan' | 'file_vad_slice' | 'file_seq_plan' | 'file_seq_slice' | 'file_diarize';
 
 interface ModelJob extends QueuedJob {
   kind: ModelKind;
@@ -132,6 +135,16 @@ export class Scheduler {
   /** One batch of a vad-mode file's windows. */
   fileVadSlice(params: FileVadSliceParams): Promise<SliceResult> {
     return this.#enqueue('file_vad_slice', params, 'file', undefined);
+  }
+
+  /** A sequential-mode file's frame count and feature floor (the first step of one in slices). */
+  fileSeqPlan(params: FileSeqPlanParams): Promise<SeqPlan> {
+    return this.#enqueue('file_seq_plan', params, 'file', undefined);
+  }
+
+  /** A few windows of a sequential-mode file's seek loop, from one window start on. */
+  fileSeqSlice(params: FileSeqSliceParams): Promise<SliceResult> {
+    return this.#enqueue('file_seq_slice', params, 'file', undefined);
   }
 
   /** A sliced file's speaker turns (after its slices and join). */

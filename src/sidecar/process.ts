@@ -90,6 +90,7 @@ export function realSidecarCommand(config: {
   STREAM_AUDIO_CTX_PAD_S: number;
   STREAM_INT8: string;
   STREAM_ENCODER_BF16: string;
+  FILE_SEQ_WINDOWS: number;
 }, rootDir: string): SidecarCommand {
   const env: Record<string, string> = {
     MODEL_ID: config.MODEL_ID,
@@ -103,6 +104,7 @@ export function realSidecarCommand(config: {
     STREAM_AUDIO_CTX_PAD_S: String(config.STREAM_AUDIO_CTX_PAD_S),
     STREAM_INT8: config.STREAM_INT8,
     STREAM_ENCODER_BF16: config.STREAM_ENCODER_BF16,
+    FILE_SEQ_WINDOWS: String(config.FILE_SEQ_WINDOWS),
     TOKENIZERS_PARALLELISM: 'false',
     // Idle OpenMP workers spin by default; with the model and VAD threads sharing a few cores
     // that spinning measured 2-3x slower decodes here. An explicit setting wins.

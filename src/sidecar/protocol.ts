@@ -78,7 +78,14 @@ export const readySchema = z.object({
   /** Which diarization backend the sidecar will use, and why (sidecar/diarize.py). */
   diarization: z.object({ backend: z.string(), reason: z.string(), model: z.string().nullable() }).optional(),
   /** The pipeline's chunk geometry in samples, for pipeline-mode files in slices (sidecar/slices.py). */
-  file_chunking: z.object({ chunk_samples: z.number().int().positive(), stride_left: z.number().int().min(0), stride_right: z.number().int().min(0), batch_size: z.number().int().positive() }).optional(),
+  file_chunking: z.object({
+    chunk_samples: z.number().int().positive(),
+    stride_left: z.number().int().min(0),
+    stride_right: z.number().int().min(0),
+    batch_size: z.number().int().positive(),
+    /** 30 s windows per slice of a `sequential`-mode file (sidecar/seq_slices.py); 0 or absent: those go whole. */
+    sequential_windows: z.number().int().min(0).optional(),
+  }).optional(),
 });
 export type FileChunking = NonNullable<ReadyInfo['file_chunking']>;
 export type ReadyInfo = z.infer<typeof readySchema>;
@@ -105,14 +112,31 @@ export const embedResultSchema = z.object({ embedding: z.instanceof(Uint8Array) 
 export type EmbedResult = z.infer<typeof embedResultSchema>;
 const embedReplySchema = z.object({ id: z.number().int(), type: z.literal('embed_result'), items: z.array(embedResultSchema) });
 
-/** One slice of a pipeline-mode file: its forward outputs (opaque, sent back in file_join), each chunk's text, seconds done. */
-const sliceReplySchema = z.object({ id: z.number().int(), type: z.literal('slice_result'), outputs: z.instanceof(Uint8Array), texts: z.array(z.string()), done_s: z.number(), language: z.string().nullable(), seconds: z.number() });
+/**
+ * One slice of a file: its outputs (opaque, sent back in file_join), each chunk's or window's text (a
+ * sequential slice: one text), seconds done; a sequential slice also says where the next one starts
+ * (`next_seek`, a log-mel frame; null: the file is done).
+ */
+const sliceReplySchema = z.object({
+  id: z.number().int(),
+  type: z.literal('slice_result'),
+  outputs: z.instanceof(Uint8Array),
+  texts: z.array(z.string()),
+  done_s: z.number(),
+  language: z.string().nullable(),
+  seconds: z.number(),
+  next_seek: z.number().int().min(0).nullable().optional(),
+});
 export type SliceResult = Omit<z.infer<typeof sliceReplySchema>, 'id' | 'type'>;
 
 /** A `vad`-mode file's plan (`file_vad_plan`): its speech windows and regions in samples, each window's mean speech probability, windows per slice. */
 const samplePair = z.tuple([z.number().int().min(0), z.number().int().min(0)]);
 const vadPlanReplySchema = z.object({ id: z.number().int(), type: z.literal('vad_plan'), windows: z.array(samplePair), regions: z.array(samplePair), speech: z.array(z.number().min(0).max(1)), batch_size: z.number().int().positive() });
 export type VadPlan = Omit<z.infer<typeof vadPlanReplySchema>, 'id' | 'type'>;
+
+/** A `sequential`-mode file's plan (`file_seq_plan`): its log-mel frames, their minimum (each slice's floor), windows per slice. */
+const seqPlanReplySchema = z.object({ id: z.number().int(), type: z.literal('seq_plan'), frames: z.number().int().positive(), floor: z.number(), windows: z.number().int().min(2) });
+export type SeqPlan = Omit<z.infer<typeof seqPlanReplySchema>, 'id' | 'type'>;
 
 /** A file's speaker turns (`file_diarize`). */
 const speakersReplySchema = z.object({ id: z.number().int(), type: z.literal('speakers'), speakers: z.array(speakerTurnSchema) });
@@ -122,7 +146,7 @@ export const progressSchema = z.object({ id: z.number().int(), type: z.literal('
 export type Progress = Omit<z.infer<typeof progressSchema>, 'id' | 'type'>;
 
 /** Any frame the sidecar may send. */
-export const sidecarMessageSchema = z.discriminatedUnion('type', [readySchema, resultSchema, errorSchema, pongSchema, byeSchema, vadReplySchema, progressSchema, embedReplySchema, sliceReplySchema, vadPlanReplySchema, speakersReplySchema]);
+export const sidecarMessageSchema = z.discriminatedUnion('type', [readySchema, resultSchema, errorSchema, pongSchema, byeSchema, vadReplySchema, progressSchema, embedReplySchema, sliceReplySchema, vadPlanReplySchema, seqPlanReplySchema, speakersReplySchema]);
 export type SidecarMessage = z.infer<typeof sidecarMessageSchema>;
 export type ResultMessage = z.infer<typeof resultSchema>;
 export type ErrorMessage = z.infer<typeof errorSchema>;
@@ -221,12 +245,36 @@ export interface FileJoinParams {
   /** The file's language: given by the client, or heard by the first slice (pipeline mode; in vad mode the join resolves it). */
   language: string | null;
   /** Absent: `pipeline`. */
-  mode?: 'vad';
+  mode?: 'vad' | 'sequential';
 }
 
 /** Where a `vad`-mode file's speech windows are (`file_vad_plan`): the whole file, with its decoding options. */
 export interface FileVadPlanParams {
   item: TranscribeItem;
+  return_timestamps: boolean | 'word';
+  temperature?: number;
+}
+
+/** A `sequential`-mode file's frame count and feature floor (`file_seq_plan`): the whole file. */
+export interface FileSeqPlanParams {
+  item: TranscribeItem;
+}
+
+/** A `sequential`-mode file's windows from one window start on (`file_seq_slice`). */
+export interface FileSeqSliceParams {
+  /** The samples the slice needs (files/slices.ts seqSliceSpan), with the file's decoding options. */
+  item: TranscribeItem;
+  /** Sample index of the span's first sample in the file. */
+  offset: number;
+  /** Samples in the whole file. */
+  total: number;
+  /** The log-mel frame where the slice's first window starts (0, then each reply's next_seek). */
+  seek: number;
+  /** The plan's frames and floor. */
+  frames: number;
+  floor: number;
+  /** The file's first slice (it resolves the language). */
+  first: boolean;
   return_timestamps: boolean | 'word';
   temperature?: number;
 }
@@ -270,6 +318,8 @@ export interface RequestTypes {
   file_join: { params: FileJoinParams; result: ItemResult };
   file_vad_plan: { params: FileVadPlanParams; result: VadPlan };
   file_vad_slice: { params: FileVadSliceParams; result: SliceResult };
+  file_seq_plan: { params: FileSeqPlanParams; result: SeqPlan };
+  file_seq_slice: { params: FileSeqSliceParams; result: SliceResult };
   file_diarize: { params: FileDiarizeParams; result: SpeakerTurn[] };
   vad: { params: VadParams; result: VadResult[] };
   embed: { params: VadParams; result: EmbedResult[] };
@@ -294,8 +344,8 @@ function items<T>(reply: SidecarMessage, type: 'result' | 'vad_result' | 'embed_
   return reply.items as T[];
 }
 
-/** A slice_result with one text per chunk (pipeline) or window (vad) of its request. */
-function sliceOf(reply: SidecarMessage, count: number, what: 'chunks' | 'windows'): SliceResult {
+/** A slice_result with one text per chunk (pipeline) or window (vad) of its request, or one (sequential). */
+function sliceOf(reply: SidecarMessage, count: number, what: 'chunks' | 'windows' | 'texts'): SliceResult {
   if (reply.type !== 'slice_result' || reply.texts.length !== count) throw new AppError('bad_frame', `expected slice_result with ${count} ${what}, got ${reply.type}`);
   const { id: _id, type: _type, ...slice } = reply;
   return slice;
@@ -341,6 +391,27 @@ export const REQUESTS: { [K in RequestKind]: RequestType<K> } = {
     frame: (id, p) => ({ id, type: 'file_vad_slice', items: p.items, offsets: p.offsets, regions: p.regions, speech: p.speech, total: p.total, first: p.first, return_timestamps: p.return_timestamps, ...(p.temperature ? { temperature: p.temperature } : {}) }),
     seconds: (p) => audioSeconds(p.items),
     read: (reply, p) => sliceOf(reply, p.items.length, 'windows'),
+  },
+  file_seq_plan: {
+    lane: () => 'file',
+    frame: (id, p) => ({ id, type: 'file_seq_plan', items: [p.item] }),
+    seconds: (p) => audioSeconds([p.item]),
+    read: (reply) => {
+      if (reply.type !== 'seq_plan') throw new AppError('bad_frame', `expected seq_plan, got ${reply.type}`);
+      const { id: _id, type: _type, ...plan } = reply;
+      return plan;
+    },
+  },
+  file_seq_slice: {
+    lane: () => 'file',
+    frame: (id, p) => ({ id, type: 'file_seq_slice', items: [p.item], offset: p.offset, total: p.total, seek: p.seek, frames: p.frames, floor: p.floor, first: p.first, return_timestamps: p.return_timestamps, ...(p.temperature ? { temperature: p.temperature } : {}) }),
+    seconds: (p) => audioSeconds([p.item]),
+    read: (reply, p) => {
+      const slice = sliceOf(reply, 1, 'texts');
+      // The file goes on from next_seek: it must be past this slice's start (else the file would never end).
+      if (slice.next_seek === undefined || (slice.next_seek !== null && slice.next_seek <= p.seek)) throw new AppError('bad_frame', `a sequential slice from frame ${p.seek} must say where the next starts (after it) or null`);
+      return slice;
+    },
   },
   file_diarize: {
     lane: () => 'file',

@@ -15,13 +15,25 @@ export const FORMATS: Record<string, string[]> = {
   'm4a': ['-c:a', 'aac', '-b:a', '64k'],
 };
 
+/** A fixture's path: a name in ../shared/audio, or a file this module made (absolute). */
+const source = (fixture: string) => (path.isAbsolute(fixture) ? fixture : path.join(AUDIO_DIR, fixture));
+
 export class Converted {
   readonly dir = mkdtempSync(path.join(tmpdir(), 'stt-test-'));
+
+  /** Fixtures one after another as one WAV (16 kHz mono), named `name`: a file longer than any one of them. */
+  joined(name: string, fixtures: string[]): string {
+    const out = path.join(this.dir, `${name}.wav`);
+    const inputs = fixtures.flatMap((f) => ['-i', source(f)]);
+    const streams = fixtures.map((_, i) => `[${i}:a]`).join('');
+    execFileSync('ffmpeg', ['-nostdin', '-v', 'error', '-y', ...inputs, '-filter_complex', `${streams}concat=n=${fixtures.length}:v=0:a=1`, '-ac', '1', '-ar', '16000', out]);
+    return out;
+  }
 
   /** A fixture converted into `ext` (cached). */
   file(fixture: string, ext: string, extra: string[] = FORMATS[ext] ?? []): string {
     const out = path.join(this.dir, `${path.basename(fixture, '.wav')}.${ext}`);
-    execFileSync('ffmpeg', ['-nostdin', '-v', 'error', '-y', '-i', path.join(AUDIO_DIR, fixture), ...extra, out]);
+    execFileSync('ffmpeg', ['-nostdin', '-v', 'error', '-y', '-i', source(fixture), ...extra, out]);
     return out;
   }
 
@@ -36,7 +48,7 @@ export class Converted {
   /** The fixture as ffmpeg decodes it for us: 16 kHz mono s16le, the PCM both sides of a parity test get. */
   pcm(fixture: string): string {
     const out = path.join(this.dir, `${path.basename(fixture)}.s16le`);
-    execFileSync('ffmpeg', ['-nostdin', '-v', 'error', '-y', '-i', path.join(AUDIO_DIR, fixture), '-ac', '1', '-ar', '16000', '-f', 's16le', out]);
+    execFileSync('ffmpeg', ['-nostdin', '-v', 'error', '-y', '-i', source(fixture), '-ac', '1', '-ar', '16000', '-f', 's16le', out]);
     return out;
   }
 

@@ -37,8 +37,9 @@ class DirectPipeline {
     if (done) throw new Error('direct pipeline exited');
     return JSON.parse(value as string) as Record<string, unknown>;
   }
-  async run(pcm: string): Promise<Direct> {
-    this.proc.stdin.write(`${JSON.stringify({ pcm, return_timestamps: true })}\n`);
+  /** chunk_length_s 0: Whisper's sequential long-form decoding. */
+  async run(pcm: string, chunkLengthS?: number): Promise<Direct> {
+    this.proc.stdin.write(`${JSON.stringify({ pcm, return_timestamps: true, ...(chunkLengthS === undefined ? {} : { chunk_length_s: chunkLengthS }) })}\n`);
     return (await this.next()) as unknown as Direct;
   }
 }
@@ -53,7 +54,8 @@ beforeAll(async () => {
   // idle would steal the other's time (jfk took 17-24 s instead of 7.5 s here). Inherited by both.
   process.env.OMP_WAIT_POLICY ??= 'PASSIVE';
   direct = new DirectPipeline();
-  server = await startServer(testConfig(), testLogger().log);
+  // Two windows per sequential slice: the ~101 s file below is then two slices.
+  server = await startServer(testConfig({ FILE_SEQ_WINDOWS: '2' }), testLogger().log);
   await Promise.all([waitForState(server.supervisor, 'ready'), direct.next()]);
 }, 180_000);
 
@@ -82,4 +84,27 @@ describe.skipIf(NO_FFMPEG)('parity with a direct pipeline call', () => {
     expect(count('file_slice')).toBeGreaterThanOrEqual(3);
     expect(count('file_join')).toBe(3);
   });
+
+  it('mode=sequential: a 101 s file in slices of the seek loop gives the direct sequential call\'s text and chunk timestamps', async () => {
+    const metrics = async () => (await fetch(`${server.url}/metrics`)).text();
+    const count = (text: string, kind: string) => Number(new RegExp(`whisper_sidecar_requests_total\\{kind="${kind}"\\} (\\d+)`).exec(text)?.[1] ?? 0);
+    const joined = files.joined('long-101s', ['longform-en.wav', 'fleurs-en-000.wav', 'ls-6930-75918-0000.wav', 'fleurs-en-001.wav', 'ls-7902-96591-0000.wav', 'fleurs-en-002.wav']);
+    const pcm = files.pcm(joined);
+    const duration = statSync(pcm).size / 32_000;
+    const reference = await direct.run(pcm, 0);
+    const before = await metrics();
+    const res = await postFile(server.url, '/v1/audio/transcriptions', files.file(joined, 'flac'), { model: 'whisper-1', response_format: 'verbose_json', mode: 'sequential' });
+    const ours = (await res.json()) as { text: string; segments: Array<{ start: number; end: number; text: string }> };
+    const after = await metrics();
+    const sent = (kind: string) => count(after, kind) - count(before, kind);
+    expect(ours.text).toBe(reference.text.trim());
+    // The sequential decode can close an empty segment before it opened ([28, 26, '']): the API
+    // never gives a segment that ends before it starts (formats.ts timedChunks), the rest is exact.
+    expect(ours.segments.map((s) => [s.start, s.end, s.text])).toEqual(
+      reference.chunks.map((c) => [ms(c.timestamp[0]), ms(Math.max(c.timestamp[0], c.timestamp[1] ?? duration)), c.text.trim()]),
+    );
+    expect(reference.chunks.length).toBeGreaterThan(10);
+    expect([sent('file_seq_plan'), sent('file_join'), sent('transcribe')]).toEqual([1, 1, 0]);
+    expect(sent('file_seq_slice')).toBeGreaterThanOrEqual(2);
+  }, 600_000);
 });
