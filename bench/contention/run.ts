@@ -16,12 +16,13 @@
  *    slices take turns (both get their first progress early, both end near twice the time alone);
  *    with `--slices false` each file is one request and the second waits for the first.
  *
- *   npx tsx bench/contention/run.ts [--parts file,vad,two-files] [--file-mode pipeline|vad] [--batch-size 16]
- *     [--preempt true|false] [--slices true|false] [--out FILE]
+ *   npx tsx bench/contention/run.ts [--parts file,vad,two-files] [--file-mode pipeline|vad|sequential] [--batch-size 16]
+ *     [--preempt true|false] [--slices true|false] [--seq-windows 4] [--out FILE]
  *
  * `--preempt` sets SCHEDULER_PREEMPT_FILES (default true: a window is decoded inside the file
  * slice in flight, at its next model layer; false: it waits for the slice); `--slices` sets
- * FILE_SLICES; `--file-mode` is the files' long-form mode (default pipeline).
+ * FILE_SLICES; `--file-mode` is the files' long-form mode (default pipeline); `--seq-windows` sets
+ * FILE_SEQ_WINDOWS (a ~100 s sequential file is one slice at 4 windows, two at 2).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -44,6 +45,7 @@ const BATCH_SIZE = arg('batch-size', '16');
 const PREEMPT = arg('preempt', 'true');
 const SLICES = arg('slices', 'true');
 const FILE_MODE = arg('file-mode', 'pipeline');
+const SEQ_WINDOWS = arg('seq-windows', '4');
 const OUT = arg('out', path.join(ROOT_DIR, 'bench', 'results', `contention-${os.hostname()}.json`));
 const CHUNK_MS = 100;
 const BYTES_PER_S = 32_000;
@@ -131,7 +133,7 @@ async function metric(server: RunningServer, kind: string): Promise<number> {
 }
 
 async function fresh(): Promise<RunningServer> {
-  const server = await startServer(testConfig({ LOG_LEVEL: 'warn', BATCH_SIZE, SCHEDULER_PREEMPT_FILES: PREEMPT, FILE_SLICES: SLICES }), testLogger().log);
+  const server = await startServer(testConfig({ LOG_LEVEL: 'warn', BATCH_SIZE, SCHEDULER_PREEMPT_FILES: PREEMPT, FILE_SLICES: SLICES, FILE_SEQ_WINDOWS: SEQ_WINDOWS }), testLogger().log);
   await waitForState(server.supervisor, 'ready');
   return server;
 }
@@ -144,7 +146,7 @@ async function filePart() {
   await server.close();
   server = await fresh();
   const fileAlone = await postFile(server.url, file);
-  const slicesAlone = (await metric(server, 'file_slice')) + (await metric(server, 'file_vad_slice'));
+  const slicesAlone = (await metric(server, 'file_slice')) + (await metric(server, 'file_vad_slice')) + (await metric(server, 'file_seq_slice'));
   await server.close();
   server = await fresh();
   // The stream starts 3 s into the file's transcription and ends well before it (alone it takes ~35-70 s).
@@ -203,7 +205,7 @@ async function twoFilesPart() {
   const [a, b] = await Promise.all([postWithProgress(server.url, file, t0), (async () => { await sleep(200); return postWithProgress(server.url, file, t0); })()]);
   await server.close();
   return {
-    file_s: r3(file.length / BYTES_PER_S), file_mode: FILE_MODE, batch_size: Number(BATCH_SIZE), slices_setting: SLICES === 'true',
+    file_s: r3(file.length / BYTES_PER_S), file_mode: FILE_MODE, batch_size: Number(BATCH_SIZE), slices_setting: SLICES === 'true', seq_windows: Number(SEQ_WINDOWS),
     alone: { ...alone, text: undefined }, first: { ...a!, text: undefined }, second: { ...b!, text: undefined },
     second_first_progress_ratio: r3(b!.first_progress_s / alone.first_progress_s),
     done_ratios: [r3(a!.done_s / alone.done_s), r3(b!.done_s / alone.done_s)],

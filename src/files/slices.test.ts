@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { chunkPlan, slicePlan, vadSlicePlan } from './slices.js';
+import { chunkPlan, seqSliceSpan, slicePlan, vadSlicePlan } from './slices.js';
 
 // The embedded model's geometry: 30 s chunks, 5 s strides (chunk_length_s / 6), at 16 kHz.
 const R = 16_000;
@@ -49,4 +49,17 @@ describe('vadSlicePlan (the sidecar plan\'s windows in batches; sidecar/tests/te
     expect(vadSlicePlan(plan)[0]!.regions).toEqual([[[0, 100], [150, 300]], [[0, 450]]]);
   });
   it('has no slices when the file has no speech', () => expect(vadSlicePlan({ windows: [], regions: [], speech: [], batch_size: 4 })).toEqual([]));
+});
+
+describe('seqSliceSpan (sidecar/seq_slices.slice_span; the sidecar refuses any other span)', () => {
+  const frames = 10_084;
+  const total = 1_613_440;
+  it('takes `windows` windows from the seek, with two frames of margin each side', () => {
+    expect(seqSliceSpan(0, frames, total, 2)).toEqual({ start: 0, end: 160 * 6_002 });
+    expect(seqSliceSpan(1_000, 40_000, 6_400_000, 4)).toEqual({ start: 160 * 998, end: 160 * 13_002 });
+  });
+  it('goes to the file\'s end when less than one more window would be left after it', () => {
+    expect(seqSliceSpan(1_084, frames, total, 2)).toEqual({ start: 160 * 1_082, end: total });
+    expect(seqSliceSpan(5_830, frames, total, 2)).toEqual({ start: 160 * 5_828, end: total });
+  });
 });

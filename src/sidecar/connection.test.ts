@@ -63,6 +63,32 @@ describe('Connection.request', () => {
     expect(sent[2]).toMatchObject({ mode: 'vad' });
   });
 
+  it('sends a sequential-mode file as plan, slices from each next_seek and a join, and reads each reply', async () => {
+    const blob = new Uint8Array([6]);
+    const { conn, sent } = pair((f) => (f.type === 'file_seq_plan'
+      ? { type: 'seq_plan', frames: 10_084, floor: -0.54, windows: 2 }
+      : f.type === 'file_seq_slice'
+      ? { type: 'slice_result', outputs: blob, texts: ['a b'], done_s: 58.3, language: 'en', seconds: 0.2, next_seek: 5_830 }
+      : { type: 'result', items: [{ text: ' a b', chunks: [], language: 'en' }], seconds: 0.01 }));
+    expect(await conn.request('file_seq_plan', { item: { audio, language: null } }, 1_000)).toEqual({ frames: 10_084, floor: -0.54, windows: 2 });
+    const slice = await conn.request('file_seq_slice', { item: { audio }, offset: 0, total: 1_613_440, seek: 0, frames: 10_084, floor: -0.54, first: true, return_timestamps: true }, 1_000);
+    expect([slice.texts, slice.next_seek]).toEqual([['a b'], 5_830]);
+    expect(await conn.request('file_join', { outputs: [slice.outputs], return_timestamps: true, language: 'en', mode: 'sequential' }, 1_000)).toMatchObject({ text: ' a b' });
+    expect(sent.map((f) => f.type)).toEqual(['file_seq_plan', 'file_seq_slice', 'file_join']);
+    expect(sent[1]).toMatchObject({ offset: 0, total: 1_613_440, seek: 0, frames: 10_084, floor: -0.54, first: true });
+    expect(sent[2]).toMatchObject({ mode: 'sequential' });
+  });
+
+  it('rejects with bad_frame a sequential slice that does not say where the next starts, or goes back', async () => {
+    const params = { item: { audio }, offset: 0, total: 1_613_440, seek: 3_000, frames: 10_084, floor: -0.5, first: false, return_timestamps: true as const };
+    const reply = { type: 'slice_result', outputs: new Uint8Array([1]), texts: ['a'], done_s: 1, language: null, seconds: 0.1 };
+    await expect(pair(() => reply).conn.request('file_seq_slice', params, 1_000)).rejects.toMatchObject({ code: 'bad_frame' });
+    await expect(pair(() => ({ ...reply, next_seek: 3_000 })).conn.request('file_seq_slice', params, 1_000)).rejects.toMatchObject({ code: 'bad_frame' });
+    await expect(pair(() => ({ ...reply, texts: ['a', 'b'], next_seek: null })).conn.request('file_seq_slice', params, 1_000)).rejects.toMatchObject({ code: 'bad_frame' });
+    expect((await pair(() => ({ ...reply, next_seek: null })).conn.request('file_seq_slice', params, 1_000)).next_seek).toBeNull();
+    await expect(pair(() => ({ type: 'vad_plan', windows: [], regions: [], speech: [], batch_size: 1 })).conn.request('file_seq_plan', { item: { audio } }, 1_000)).rejects.toMatchObject({ code: 'bad_frame' });
+  });
+
   it('asks for a file\'s speakers and reads the turns', async () => {
     const { conn, sent } = pair(() => ({ type: 'speakers', speakers: [{ start: 0, end: 1.5, speaker: 0 }] }));
     expect(await conn.request('file_diarize', { item: { audio }, diarize: { num_speakers: 2 } }, 1_000)).toEqual([{ start: 0, end: 1.5, speaker: 0 }]);

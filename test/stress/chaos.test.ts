@@ -26,7 +26,8 @@ const SESSIONS = 8;
 const UPLOADERS = 4;
 const ENGLISH = ['jfk.wav', 'ls-6930-75918-0000.wav', 'fleurs-en-000.wav', 'ls-7902-96591-0000.wav', 'fleurs-en-001.wav', 'fleurs-en-002.wav', 'fleurs-en-003.wav', 'fleurs-en-004.wav'];
 // longform-en.wav (64 s) is several file slices: a kill lands between or inside them (issue 13);
-// in vad mode it is a plan, a slice of windows and a join.
+// in vad mode it is a plan, a slice of windows and a join; in sequential mode a plan, a slice of the
+// seek loop and a join.
 const UPLOAD_FILES = ['jfk.wav', 'fleurs-en-001.wav', 'longform-en.wav', 'fleurs-en-003.wav', 'ls-6930-75918-0000.wav'];
 const GAP = Buffer.alloc(32_000); // 1 s of silence between recordings: each ends an utterance
 
@@ -67,17 +68,18 @@ async function streamSession(first: number): Promise<{ session: StreamedSession;
   return { session: await client.result(), reference: order.map(transcript).join(' ') };
 }
 
-interface UploadOutcome { file: string; vad: boolean; status: number; code?: string; wer?: number; ms: number }
+interface UploadOutcome { file: string; mode: string; status: number; code?: string; wer?: number; ms: number }
 
 /** Post files one after another until the kills stop; every reply is recorded. */
 async function uploadWorker(index: number, killing: () => boolean): Promise<UploadOutcome[]> {
   const out: UploadOutcome[] = [];
   for (let n = 0; killing(); n++) {
     const file = UPLOAD_FILES[(index + n) % UPLOAD_FILES.length]!;
-    // Every other upload in vad mode: a plan, batches of windows and a join (each replayed alone).
-    const vad = (index + n) % 2 === 1;
+    // Uploads take the three modes in turn: slices, a plan and batches of windows, or a plan and
+    // slices of the seek loop, then a join (each replayed alone).
+    const mode = (['pipeline', 'vad', 'sequential'] as const)[(index + n) % 3]!;
     const form = new FormData();
-    if (vad) form.append('vad', 'true');
+    form.append('mode', mode);
     form.append('file', new Blob([readFileSync(path.join(AUDIO_DIR, file))]), file);
     form.append('model', 'whisper-1');
     form.append('language', 'en');
@@ -85,8 +87,8 @@ async function uploadWorker(index: number, killing: () => boolean): Promise<Uplo
     const res = await fetch(`${server.url}/v1/audio/transcriptions`, { method: 'POST', body: form });
     const body = await res.json() as { text?: string; error?: { code: string } };
     out.push(res.ok
-      ? { file, vad, status: res.status, wer: Math.round(wer(transcript(file), body.text ?? '') * 1000) / 1000, ms: Date.now() - started }
-      : { file, vad, status: res.status, code: body.error?.code, ms: Date.now() - started });
+      ? { file, mode, status: res.status, wer: Math.round(wer(transcript(file), body.text ?? '') * 1000) / 1000, ms: Date.now() - started }
+      : { file, mode, status: res.status, code: body.error?.code, ms: Date.now() - started });
   }
   return out;
 }
