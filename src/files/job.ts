@@ -16,7 +16,7 @@
  * A diarized file's speaker turns come after its slices, in a `file_diarize` request.
  */
 import { decodeToPcm, type DecodeOptions } from '../audio/ffmpeg.js';
-import type { Scheduler } from '../scheduler/scheduler.js';
+import type { FileTurn, Scheduler } from '../scheduler/scheduler.js';
 import type { DiarizeHints, FileChunking, ItemResult, LongFormMode, Progress, TranscribeItem } from '../sidecar/protocol.js';
 import { segmentsFromWords, timedChunks, type FileTranscript, type Word } from './formats.js';
 import { chunkPlan, seqSliceSpan, slicePlan, vadSlicePlan } from './slices.js';
@@ -61,15 +61,17 @@ export async function transcribePcm(deps: FileJobDeps, pcm: Buffer, req: FileJob
   const chunking = deps.chunking();
   const sequentialWindows = chunking?.sequential_windows ?? 0;
   const sliced = chunking !== undefined && pcm.length >= 2 && (req.mode !== 'sequential' || (sequentialWindows >= 2 && pcm.length / 2 > WINDOW_SAMPLES));
+  // This file's place in the round of turns: its slices and another file's alternate.
+  const turn: FileTurn = { last: 0 };
   const result = !sliced
     ? (await deps.scheduler.transcribeFile({ items: [item], return_timestamps: timestamps, mode: req.mode, diarize: req.diarize, temperature: req.temperature, onProgress: req.onProgress }))[0]!
     : req.mode === 'pipeline'
-    ? await inSlices(deps, pcm, item, timestamps, chunking, req)
+    ? await inSlices(deps, pcm, item, timestamps, chunking, req, turn)
     : req.mode === 'vad'
-    ? await inVadSlices(deps, pcm, item, timestamps, req)
-    : await inSeqSlices(deps, pcm, item, timestamps, req);
+    ? await inVadSlices(deps, pcm, item, timestamps, req, turn)
+    : await inSeqSlices(deps, pcm, item, timestamps, req, turn);
   // A sliced file's speakers come last, in a request of their own (a whole request adds them itself).
-  if (sliced && req.diarize) result.speakers = await deps.scheduler.fileDiarize({ item: { audio: pcm }, diarize: req.diarize });
+  if (sliced && req.diarize) result.speakers = await deps.scheduler.fileDiarize({ item: { audio: pcm }, diarize: req.diarize }, turn);
   const spans = timedChunks(result.chunks, duration);
   const base = { task: req.task, text: result.text.trim(), language: result.language, duration };
   if (req.diarize) {
@@ -87,7 +89,7 @@ export async function transcribePcm(deps: FileJobDeps, pcm: Buffer, req: FileJob
 }
 
 /** A pipeline-mode file as slices (one forward batch each, one after another) and a join. */
-async function inSlices(deps: FileJobDeps, pcm: Buffer, item: TranscribeItem, timestamps: true | 'word', chunking: FileChunking, req: FileJobRequest): Promise<ItemResult> {
+async function inSlices(deps: FileJobDeps, pcm: Buffer, item: TranscribeItem, timestamps: true | 'word', chunking: FileChunking, req: FileJobRequest, turn: FileTurn): Promise<ItemResult> {
   const total = Math.floor(pcm.length / 2);
   const slices = slicePlan(chunkPlan(total, chunking), chunking.batch_size);
   const outputs: Uint8Array[] = [];
@@ -95,19 +97,19 @@ async function inSlices(deps: FileJobDeps, pcm: Buffer, item: TranscribeItem, ti
   let language = req.language ?? null;
   for (const slice of slices) {
     const span = { ...item, audio: pcm.subarray(slice.start * 2, slice.end * 2) };
-    const out = await deps.scheduler.fileSlice({ item: span, offset: slice.start, total, first: slice.first, count: slice.count, return_timestamps: timestamps, temperature: req.temperature });
+    const out = await deps.scheduler.fileSlice({ item: span, offset: slice.start, total, first: slice.first, count: slice.count, return_timestamps: timestamps, temperature: req.temperature }, turn);
     outputs.push(out.outputs);
     texts.push(...out.texts.filter((t) => t));
     language ??= out.language;
     req.onProgress?.({ done_s: Math.min(out.done_s, total / 16_000), total_s: total / 16_000, text: texts.join(' ') });
   }
-  return deps.scheduler.fileJoin({ outputs, return_timestamps: timestamps, language });
+  return deps.scheduler.fileJoin({ outputs, return_timestamps: timestamps, language }, turn);
 }
 
 /** A vad-mode file as its plan (where the speech windows are), batches of windows and a join. */
-async function inVadSlices(deps: FileJobDeps, pcm: Buffer, item: TranscribeItem, timestamps: true | 'word', req: FileJobRequest): Promise<ItemResult> {
+async function inVadSlices(deps: FileJobDeps, pcm: Buffer, item: TranscribeItem, timestamps: true | 'word', req: FileJobRequest, turn: FileTurn): Promise<ItemResult> {
   const total = Math.floor(pcm.length / 2);
-  const plan = await deps.scheduler.fileVadPlan({ item, return_timestamps: timestamps, temperature: req.temperature });
+  const plan = await deps.scheduler.fileVadPlan({ item, return_timestamps: timestamps, temperature: req.temperature }, turn);
   const outputs: Uint8Array[] = [];
   const texts: string[] = [];
   for (const slice of vadSlicePlan(plan)) {
@@ -120,18 +122,18 @@ async function inVadSlices(deps: FileJobDeps, pcm: Buffer, item: TranscribeItem,
       first: slice.first,
       return_timestamps: timestamps,
       temperature: req.temperature,
-    });
+    }, turn);
     outputs.push(out.outputs);
     texts.push(...out.texts.filter((t) => t));
     req.onProgress?.({ done_s: Math.min(out.done_s, total / 16_000), total_s: total / 16_000, text: texts.join(' ') });
   }
-  return deps.scheduler.fileJoin({ outputs, return_timestamps: timestamps, language: req.language ?? null, mode: 'vad' });
+  return deps.scheduler.fileJoin({ outputs, return_timestamps: timestamps, language: req.language ?? null, mode: 'vad' }, turn);
 }
 
 /** A sequential-mode file as its plan, slices of its seek loop (each from the last one's next_seek) and a join. */
-async function inSeqSlices(deps: FileJobDeps, pcm: Buffer, item: TranscribeItem, timestamps: true | 'word', req: FileJobRequest): Promise<ItemResult> {
+async function inSeqSlices(deps: FileJobDeps, pcm: Buffer, item: TranscribeItem, timestamps: true | 'word', req: FileJobRequest, turn: FileTurn): Promise<ItemResult> {
   const total = Math.floor(pcm.length / 2);
-  const plan = await deps.scheduler.fileSeqPlan({ item });
+  const plan = await deps.scheduler.fileSeqPlan({ item }, turn);
   const outputs: Uint8Array[] = [];
   const texts: string[] = [];
   let language = req.language ?? null;
@@ -147,7 +149,7 @@ async function inSeqSlices(deps: FileJobDeps, pcm: Buffer, item: TranscribeItem,
       first: seek === 0,
       return_timestamps: timestamps,
       temperature: req.temperature,
-    });
+    }, turn);
     outputs.push(out.outputs);
     texts.push(...out.texts.filter((t) => t));
     // Later windows are decoded in the language the first slice found, as the whole call's are.
@@ -155,5 +157,5 @@ async function inSeqSlices(deps: FileJobDeps, pcm: Buffer, item: TranscribeItem,
     req.onProgress?.({ done_s: Math.min(out.done_s, total / 16_000), total_s: total / 16_000, text: texts.join(' ') });
     seek = out.next_seek ?? null;
   }
-  return deps.scheduler.fileJoin({ outputs, return_timestamps: timestamps, language, mode: 'sequential' });
+  return deps.scheduler.fileJoin({ outputs, return_timestamps: timestamps, language, mode: 'sequential' }, turn);
 }

@@ -30,6 +30,13 @@ describe('nextFileJob', () => {
   it('puts a join (quick) ahead of older slices of other files', () => {
     expect(nextFileJob([stream(), file, file, { ...file, quick: true }, { ...file, quick: true }])).toBe(3);
   });
+  it('gives the turn to the file served longest ago: a file whose plan was quick goes before the file that just ran', () => {
+    const a = { last: 5 };
+    const b = { last: 0 };
+    expect(nextFileJob([{ ...file, turn: a }, { ...file, turn: b }])).toBe(1);
+    expect(nextFileJob([{ ...file, turn: { last: 4 } }, { ...file, turn: { last: 2 } }, { ...file, turn: { last: 2 } }])).toBe(1);
+    expect(nextFileJob([{ ...file, turn: a }, file])).toBe(1); // a whole-file request has had no turn
+  });
 });
 
 describe('nextSpeechBatch', () => {

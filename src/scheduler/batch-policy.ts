@@ -8,8 +8,15 @@ export interface QueuedJob {
   batchKey: string | undefined;
   /** A job that failed inside a batch is retried alone; file work always goes alone. */
   alone: boolean;
-  /** File work that only puts a file's slices together (a join: milliseconds): ahead of other file work. */
+  /** File work without a model pass (a join, a sequential file's plan: milliseconds): ahead of other file work. */
   quick?: boolean;
+  /** The file this work belongs to, when the file goes in slices: files take turns by it. */
+  turn?: FileTurn;
+}
+
+/** One file's place in the round of file turns: the scheduler stamps `last` each time one of its slices goes to the model. */
+export interface FileTurn {
+  last: number;
 }
 
 /** What the policy needs to know about a job waiting for the speech lane. */
@@ -44,14 +51,21 @@ export function nextWindowBatch(queue: readonly QueuedJob[], maxItems: number): 
 
 /**
  * The index of the next file job, -1 if none: the oldest quick one (a join: a finished file should
- * not wait for another file's slice), else the oldest. File work is cut into bounded slices
- * (src/files/job.ts) and each file has one slice queued at a time, at the back, so files take
- * turns slice by slice.
- * @example nextFileJob([{ priority: 'stream', batchKey: 'ts', alone: false }, { priority: 'file', batchKey: undefined, alone: true }]) // 1
+ * not wait for another file's slice), else the one whose file had its turn longest ago (a file not
+ * served yet first; the oldest job among equals). File work is cut into bounded slices
+ * (src/files/job.ts) and each file has one job queued at a time, so files take turns slice by slice,
+ * and a file whose first step was quick (its plan) still gets the next turn, not the one after the
+ * file that was running.
+ * @example nextFileJob([{ priority: 'file', batchKey: undefined, alone: true, turn: { last: 3 } }, { priority: 'file', batchKey: undefined, alone: true, turn: { last: 0 } }]) // 1
  */
 export function nextFileJob(queue: readonly QueuedJob[]): number {
   const quick = queue.findIndex((j) => j.priority === 'file' && j.quick === true);
-  return quick !== -1 ? quick : queue.findIndex((j) => j.priority === 'file');
+  if (quick !== -1) return quick;
+  let best = -1;
+  queue.forEach((job, i) => {
+    if (job.priority === 'file' && (best === -1 || (job.turn?.last ?? 0) < (queue[best]!.turn?.last ?? 0))) best = i;
+  });
+  return best;
 }
 
 /**

@@ -12,6 +12,7 @@ import { Scheduler, type SidecarClient } from './scheduler.js';
 class RecordingClient implements SidecarClient {
   batches: TranscribeParams[] = [];
   speech: Array<{ kind: string; items: number }> = [];
+  files: string[] = [];
   #release: Array<() => void> = [];
   failNextWithItems = 0;
   request<K extends RequestKind>(kind: K, params: RequestParams<K>): Promise<RequestResult<K>> {
@@ -25,6 +26,11 @@ class RecordingClient implements SidecarClient {
           else resolve(items.map((i) => (kind === 'vad' ? { probs: i.audio } : { embedding: i.audio })) as RequestResult<K>);
         });
       });
+    }
+    if (kind !== 'transcribe') {
+      // File slices, plans and joins: only their order matters here.
+      this.files.push(kind);
+      return new Promise((resolve) => this.#release.push(() => resolve({} as RequestResult<K>)));
     }
     const transcribe = params as TranscribeParams;
     this.batches.push(transcribe);
@@ -144,6 +150,29 @@ describe('Scheduler', () => {
     for (let i = 0; i < 5; i++) await client.release();
     await Promise.all([...files, window]);
     expect(order).toEqual(['a0', 'w', 'b0', 'a1', 'b1']);
+  });
+
+  it('gives the next turn to a file whose first step was a quick plan, not to the file that just ran', async () => {
+    const client = new RecordingClient();
+    const s = new Scheduler(client, { maxBatchItems: 8, maxQueue: 100, log });
+    const order: string[] = [];
+    const slice = { item: item(1), offset: 0, total: 1, seek: 0, frames: 1, floor: 0, first: true, return_timestamps: true as const };
+    const file = async (name: string) => {
+      const turn = { last: 0 };
+      await s.fileSeqPlan({ item: item(1) }, turn);
+      order.push(`${name}-plan`);
+      for (let i = 0; i < 2; i++) {
+        await s.fileSeqSlice(slice, turn);
+        order.push(`${name}${i}`);
+      }
+    };
+    const a = file('a');
+    await client.release(); // a's plan; a's first slice goes
+    const b = file('b'); // arrives while a's first slice runs
+    for (let i = 0; i < 5; i++) await client.release();
+    await Promise.all([a, b]);
+    // By arrival, a's second slice (queued before b's first) would go first and b would wait for a to end.
+    expect(order).toEqual(['a-plan', 'a0', 'b-plan', 'b0', 'a1', 'b1']);
   });
 
   it('sends windows while a file job is in flight (the sidecar lets them in), one file job and one window request at a time', async () => {

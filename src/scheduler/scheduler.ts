@@ -3,7 +3,7 @@
  *
  * - the model lane: stream windows from every session (batched across sessions, flush first) ahead
  *   of file work (whole requests, or the bounded slices of a pipeline-, vad- or sequential-mode file: src/files/job.ts;
- *   a file's join goes ahead of other files' slices);
+ *   files take turns slice by slice, and a file's join or sequential plan goes ahead of other files' slices);
  *   one window request and one file job may be in flight at once, and the sidecar decodes a window
  *   that arrives during file work before that work's next model layer (sidecar/preempt.py), so a
  *   window never waits for a whole slice (`preemptFiles`; off: it waits for the slice in flight);
@@ -39,7 +39,9 @@ import type {
   VadPlan,
   VadResult,
 } from '../sidecar/protocol.js';
-import { nextFileJob, nextSpeechBatch, nextWindowBatch, type QueuedJob, type QueuedSpeechJob } from './batch-policy.js';
+import { nextFileJob, nextSpeechBatch, nextWindowBatch, type FileTurn, type QueuedJob, type QueuedSpeechJob } from './batch-policy.js';
+
+export type { FileTurn } from './batch-policy.js';
 
 /** What the scheduler needs of the sidecar side: one typed request per message kind (the supervisor). */
 export interface SidecarClient {
@@ -100,6 +102,8 @@ export class Scheduler {
   #busySince = 0;
   #speechBusy = false;
   #batches = 0;
+  /** File turns handed out so far: the stamp of the latest (batch-policy nextFileJob). */
+  #turns = 0;
   #lastBatchItems = 0;
   #busyMs = 0;
   #speechRequests = 0;
@@ -123,38 +127,38 @@ export class Scheduler {
   }
 
   /** One bounded slice of a pipeline-mode file (src/files/job.ts sends them one after another). */
-  fileSlice(params: FileSliceParams): Promise<SliceResult> {
-    return this.#enqueue('file_slice', params, 'file', undefined);
+  fileSlice(params: FileSliceParams, turn?: FileTurn): Promise<SliceResult> {
+    return this.#enqueue('file_slice', params, 'file', undefined, turn);
   }
 
   /** Where a vad-mode file's speech windows are (the first step of a vad-mode file in slices). */
-  fileVadPlan(params: FileVadPlanParams): Promise<VadPlan> {
-    return this.#enqueue('file_vad_plan', params, 'file', undefined);
+  fileVadPlan(params: FileVadPlanParams, turn?: FileTurn): Promise<VadPlan> {
+    return this.#enqueue('file_vad_plan', params, 'file', undefined, turn);
   }
 
   /** One batch of a vad-mode file's windows. */
-  fileVadSlice(params: FileVadSliceParams): Promise<SliceResult> {
-    return this.#enqueue('file_vad_slice', params, 'file', undefined);
+  fileVadSlice(params: FileVadSliceParams, turn?: FileTurn): Promise<SliceResult> {
+    return this.#enqueue('file_vad_slice', params, 'file', undefined, turn);
   }
 
   /** A sequential-mode file's frame count and feature floor (the first step of one in slices). */
-  fileSeqPlan(params: FileSeqPlanParams): Promise<SeqPlan> {
-    return this.#enqueue('file_seq_plan', params, 'file', undefined);
+  fileSeqPlan(params: FileSeqPlanParams, turn?: FileTurn): Promise<SeqPlan> {
+    return this.#enqueue('file_seq_plan', params, 'file', undefined, turn);
   }
 
   /** A few windows of a sequential-mode file's seek loop, from one window start on. */
-  fileSeqSlice(params: FileSeqSliceParams): Promise<SliceResult> {
-    return this.#enqueue('file_seq_slice', params, 'file', undefined);
+  fileSeqSlice(params: FileSeqSliceParams, turn?: FileTurn): Promise<SliceResult> {
+    return this.#enqueue('file_seq_slice', params, 'file', undefined, turn);
   }
 
   /** A sliced file's speaker turns (after its slices and join). */
-  fileDiarize(params: FileDiarizeParams): Promise<SpeakerTurn[]> {
-    return this.#enqueue('file_diarize', params, 'file', undefined);
+  fileDiarize(params: FileDiarizeParams, turn?: FileTurn): Promise<SpeakerTurn[]> {
+    return this.#enqueue('file_diarize', params, 'file', undefined, turn);
   }
 
   /** The join of a sliced file's outputs into its transcript. */
-  fileJoin(params: FileJoinParams): Promise<ItemResult> {
-    return this.#enqueue('file_join', params, 'file', undefined);
+  fileJoin(params: FileJoinParams, turn?: FileTurn): Promise<ItemResult> {
+    return this.#enqueue('file_join', params, 'file', undefined, turn);
   }
 
   /** Speech probabilities (float32 LE, one per 512-sample frame) of 16 kHz s16le audio, batched with other sessions'. */
@@ -184,12 +188,13 @@ export class Scheduler {
     return queued >= this.options.maxQueue ? new AppError('overloaded', `${queued} jobs are waiting for the model`) : undefined;
   }
 
-  #enqueue<R>(kind: ModelKind, params: RequestParams<ModelKind>, priority: QueuedJob['priority'], batchKey: string | undefined): Promise<R> {
+  #enqueue<R>(kind: ModelKind, params: RequestParams<ModelKind>, priority: QueuedJob['priority'], batchKey: string | undefined, turn?: FileTurn): Promise<R> {
     const refused = this.#refuse();
     if (refused) return Promise.reject(refused);
     return new Promise<R>((resolve, reject) => {
       const lane = kind === 'transcribe' && (params as TranscribeParams).mode === undefined ? 'stream' : 'file';
-      this.#model.push({ kind, params, priority, batchKey, lane, alone: priority === 'file', quick: kind === 'file_join', resolve: resolve as (r: unknown) => void, reject });
+      const quick = kind === 'file_join' || kind === 'file_seq_plan';
+      this.#model.push({ kind, params, priority, batchKey, lane, alone: priority === 'file', quick, turn, resolve: resolve as (r: unknown) => void, reject });
       this.#pumpModel();
     });
   }
@@ -229,6 +234,7 @@ export class Scheduler {
     // waiting (windows first), and it holds that lane (not the file one) while it runs.
     if (job.lane === 'stream' && windowsFirst) return;
     this.#model.splice(index, 1);
+    if (job.turn && !job.quick) job.turn.last = ++this.#turns;
     this.#dispatch(job.lane, [job]);
   }
 
