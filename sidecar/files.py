@@ -101,6 +101,18 @@ def resolved(loaded: model_module.LoadedModel, out: dict, timestamps: Any, given
     return result
 
 
+def first_slice_language(loaded: model_module.LoadedModel, given: Optional[str], captured: Optional[int],
+                         audio: np.ndarray) -> str:
+    """A sliced file's language, from its first slice: the client's, else what generate() detected
+    on the file's first window (captured token), else one detection on the slice's audio (its first
+    30 s are the file's)."""
+    if given:
+        return given
+    if captured is not None:
+        return loaded.pipe.tokenizer.convert_ids_to_tokens(captured).strip("<|>")
+    return model_module.detect_language(loaded, audio)
+
+
 # A greedy decode may end (<|endoftext|>) after an early segment although speech follows in the
 # window (seen on int8: the CLI test's two recordings in one window came back as the first one
 # only). As openai-whisper's seek loop does, the rest of the window after the last timestamp is

@@ -169,25 +169,18 @@ def decode_slice(loaded: model_module.LoadedModel, req: FileSeqSliceRequest) -> 
         except _Stop:
             pass
     segs = watch.segments or []
-    lead = watch.counts[0] if watch.counts else len(segs)  # a prompt's placeholder segment comes first
     stride = pipe.model.model.encoder.conv1.stride[0] * pipe.model.model.encoder.conv2.stride[0]
-    kept = []
-    for i, seek in enumerate(watch.starts):
-        upto = watch.counts[i + 1] if i + 1 < len(watch.counts) else len(segs)
-        for seg in segs[max(lead, watch.counts[i]):upto]:
-            kept.append({"tokens": seg["tokens"].cpu().numpy().astype(np.int64).tobytes(),
-                         "times": (_word_times(seg, req.seek + seek, stride).numpy().astype(np.float32).tobytes()
-                                   if timestamps == "word" else None)})
-    tokens = [t for k in kept for t in np.frombuffer(k["tokens"], np.int64).tolist()]
+    # Each window's segments run from the count the loop held at its start to the next window's (the
+    # last one's to the end); a prompt's placeholder segment comes before the first window's.
+    kept, tokens = [], []
+    for seek, first, upto in zip(watch.starts, watch.counts, watch.counts[1:] + [len(segs)]):
+        for seg in segs[first:upto]:
+            ids = seg["tokens"].cpu().numpy().astype(np.int64)
+            tokens += ids.tolist()
+            times = _word_times(seg, req.seek + seek, stride).numpy() if timestamps == "word" else None
+            kept.append({"tokens": ids.tobytes(), "times": None if times is None else times.astype(np.float32).tobytes()})
     next_seek = None if watch.stopped_at is None else req.seek + watch.stopped_at
-    language = None
-    if req.first:
-        if req.item.language:
-            language = req.item.language
-        elif capture.token_id is not None:
-            language = pipe.tokenizer.convert_ids_to_tokens(capture.token_id).strip("<|>")
-        else:
-            language = model_module.detect_language(loaded, audio)
+    language = files.first_slice_language(loaded, req.item.language, capture.token_id, audio) if req.first else None
     done = req.frames if next_seek is None else next_seek
     return {"outputs": msgpack.packb(kept, use_bin_type=True),
             "texts": [pipe.tokenizer.decode(tokens, skip_special_tokens=True).strip()],

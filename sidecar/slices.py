@@ -145,14 +145,7 @@ def decode_slice(loaded: model_module.LoadedModel, chunks_of: Chunking, req: Sli
     with capture:
         outputs = list(PipelineIterator(loader, pipe.forward, forward, loader_batch_size=batch))
     texts = [pipe.tokenizer.decode(o["tokens"].reshape(-1).tolist(), skip_special_tokens=True).strip() for o in outputs]
-    language = None
-    if req.first == 0:
-        if req.item.language:
-            language = req.item.language
-        elif capture.token_id is not None:
-            language = pipe.tokenizer.convert_ids_to_tokens(capture.token_id).strip("<|>")
-        else:
-            language = model_module.detect_language(loaded, audio)
+    language = files.first_slice_language(loaded, req.item.language, capture.token_id, audio) if req.first == 0 else None
     blob = msgpack.packb([{k: _pack(v) for k, v in o.items()} for o in outputs], use_bin_type=True)
     done = sum(c.stride[0] - c.stride[1] - c.stride[2] for c in plan[:req.first + req.count])
     return {"outputs": blob, "texts": texts, "done_s": round(done / RATE, 3), "language": language}
