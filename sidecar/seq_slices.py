@@ -89,7 +89,11 @@ def _span_features(pipe: Any, audio: np.ndarray, offset: int, seek: int, end: in
 
 
 def self_check(pipe: Any) -> bool:
-    """Whether a slice's features equal the whole file's here, bit for bit (see the module doc)."""
+    """Whether a slice's features equal the whole file's here, bit for bit (see the module doc), with
+    the frame geometry the server's span arithmetic assumes (src/files/slices.ts seqSliceSpan)."""
+    fe = pipe.feature_extractor
+    if fe.hop_length != HOP or fe.nb_max_frames != WINDOW or fe.sampling_rate != RATE:
+        return False
     rng = np.random.default_rng(7)
     total = 70 * RATE + 123
     audio = (rng.standard_normal(total) * np.repeat(rng.uniform(0, 0.3, total // 4000 + 1), 4000)[:total]).astype(np.float32)
