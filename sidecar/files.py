@@ -68,8 +68,7 @@ def transcribe_file(loaded: model_module.LoadedModel, vad: Any, item: model_modu
                     timestamps: Any, mode: str, progress: Optional[longform.ProgressFn] = None,
                     temperature: float = 0.0) -> dict:
     """One file → {text, chunks, language}; progress(done_s, total_s, partial_text) per decoded batch."""
-    if timestamps is None:
-        timestamps = loaded.settings.return_timestamps
+    timestamps = loaded.timestamps(timestamps)
     kwargs = _call_kwargs(loaded, item, timestamps, temperature)
     total_s = len(item.audio) / RATE
     capture = captured_language(loaded.pipe.model)

@@ -43,6 +43,10 @@ class LoadedModel:
     # Stream windows (engine.py): one batched decode on the same model.
     engine: Optional[WindowEngine] = None
 
+    def timestamps(self, requested: Any) -> Any:
+        """A request's return_timestamps, or the loaded default (RETURN_TIMESTAMPS) when it names none."""
+        return self.settings.return_timestamps if requested is None else requested
+
     def describe(self) -> dict:
         """What was really loaded: the first frame reports this."""
         return {
@@ -200,7 +204,7 @@ class kept_attention:
 
 def uses_engine(loaded: LoadedModel, items: list[TranscribeItem], return_timestamps: Any = None) -> bool:
     """Whether these stream windows take the batched engine (else the pipeline, item by item)."""
-    timestamps = loaded.settings.return_timestamps if return_timestamps is None else return_timestamps
+    timestamps = loaded.timestamps(return_timestamps)
     fits = all(len(item.audio) <= 30 * SAMPLING_RATE for item in items)
     return loaded.engine is not None and timestamps != "word" and fits
 
@@ -212,7 +216,7 @@ def transcribe(loaded: LoadedModel, items: list[TranscribeItem], return_timestam
     pipeline's cross-attention alignment, and longer items its chunking: those take the pipeline
     path, item by item.
     """
-    timestamps = loaded.settings.return_timestamps if return_timestamps is None else return_timestamps
+    timestamps = loaded.timestamps(return_timestamps)
     if uses_engine(loaded, items, return_timestamps):
         results, stats = loaded.engine.decode(items, bool(timestamps))
         return results, stats.as_dict()

@@ -51,8 +51,8 @@ WINDOW = 3000  # frames per 30 s window (generate's num_segment_frames)
 MARGIN = 2  # frames of audio each side of a slice (a frame reads 200 samples each side)
 
 
-class SeqSliceError(ValueError):
-    """A slice whose audio does not cover what its seek needs (bad_request)."""
+class SeqSliceError(slices.SliceError):
+    """A slice whose audio does not cover what its seek needs (bad_request, as any bad slice)."""
 
 
 def windows_per_slice() -> int:
@@ -163,7 +163,7 @@ def decode_slice(loaded: model_module.LoadedModel, req: FileSeqSliceRequest) -> 
     inputs = {"input_features": feats if pipe.dtype is None else feats.to(dtype=pipe.dtype),
               # The frames left in the file: word timestamps crop each window's attention to it.
               "attention_mask": torch.ones((1, req.frames - req.seek), dtype=torch.int32), "is_last": True}
-    timestamps = loaded.settings.return_timestamps if req.return_timestamps is None else req.return_timestamps
+    timestamps = loaded.timestamps(req.return_timestamps)
     forward, _ = slices._params(pipe, files._call_kwargs(loaded, req.item, timestamps, req.temperature))
     watch = _Watch(None if end == req.frames else end - req.seek)
     capture = files.captured_language(pipe.model)
@@ -197,7 +197,7 @@ def join(loaded: model_module.LoadedModel, req: FileJoinRequest) -> dict:
 
     pipe = loaded.pipe
     segments = [s for blob in req.outputs for s in msgpack.unpackb(blob, raw=False)]
-    timestamps = loaded.settings.return_timestamps if req.return_timestamps is None else req.return_timestamps
+    timestamps = loaded.timestamps(req.return_timestamps)
     current = [{"tokens": torch.from_numpy(np.frombuffer(s["tokens"], np.int64).copy())} for s in segments]
     # generate()'s step 7, for one item: the segments' tokens end to end (an empty file: no tokens).
     sequences = _pad_to_max_length([current], pipe.model.generation_config.pad_token_id, torch.device("cpu"),

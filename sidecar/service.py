@@ -220,7 +220,7 @@ class Service:
         serves waiting stream windows (file work)."""
         try:
             reply = self._answer(request, checkpoint)
-        except (slices.SliceError, seq_slices.SeqSliceError) as exc:
+        except slices.SliceError as exc:
             self._writer.send(protocol.error(request.id, "bad_request", str(exc)))
             return
         except torch.cuda.OutOfMemoryError as exc:

@@ -135,7 +135,7 @@ def decode_slice(loaded: model_module.LoadedModel, chunks_of: Chunking, req: Sli
     if req.offset != picked[0].start or req.offset + len(audio) != picked[-1].end:
         raise SliceError(f"audio covers {req.offset}..{req.offset + len(audio)}, the chunks "
                          f"{picked[0].start}..{picked[-1].end}")
-    timestamps = loaded.settings.return_timestamps if req.return_timestamps is None else req.return_timestamps
+    timestamps = loaded.timestamps(req.return_timestamps)
     forward, _ = _params(pipe, files._call_kwargs(loaded, req.item, timestamps, req.temperature))
     items = [_features(pipe, audio[c.start - req.offset:c.end - req.offset], c) for c in picked]
     batch = chunks_of.batch_size
@@ -156,7 +156,7 @@ def join(loaded: model_module.LoadedModel, req: JoinRequest) -> dict:
     pipe = loaded.pipe
     outputs = [{k: _unpack(v) for k, v in o.items()}
                for blob in req.outputs for o in msgpack.unpackb(blob, raw=False)]
-    timestamps = loaded.settings.return_timestamps if req.return_timestamps is None else req.return_timestamps
+    timestamps = loaded.timestamps(req.return_timestamps)
     _, post = _params(pipe, {"return_timestamps": timestamps})
     result = model_module._result(pipe.postprocess(outputs, **post), timestamps)
     for chunk in result["chunks"]:

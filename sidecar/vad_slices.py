@@ -29,9 +29,7 @@ RATE = model_module.SAMPLING_RATE
 
 def _kwargs(loaded: model_module.LoadedModel, item: model_module.TranscribeItem, timestamps: Any,
             temperature: float) -> dict:
-    if timestamps is None:
-        timestamps = loaded.settings.return_timestamps
-    return files._call_kwargs(loaded, item, timestamps, temperature)
+    return files._call_kwargs(loaded, item, loaded.timestamps(timestamps), temperature)
 
 
 def plan(loaded: model_module.LoadedModel, vad: Any, req: FileVadPlanRequest,
@@ -77,7 +75,7 @@ def join(loaded: model_module.LoadedModel, req: FileJoinRequest) -> dict:
     decoded = [w for part in parts for w in part["windows"]]
     captured = next((p["captured"] for p in parts if p["captured"] is not None), None)
     fallback = parts[0]["fallback"] if parts else None
-    timestamps = loaded.settings.return_timestamps if req.return_timestamps is None else req.return_timestamps
+    timestamps = loaded.timestamps(req.return_timestamps)
     # No slices (no speech): transcribe_file detects on no audio, which gives no language.
     return files.resolved(loaded, longform.assemble(decoded), timestamps, req.language, captured,
                           lambda: fallback if parts else model_module.detect_language(loaded, np.zeros(0, np.float32)))

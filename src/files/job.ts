@@ -17,7 +17,7 @@
  */
 import { decodeToPcm, type DecodeOptions } from '../audio/ffmpeg.js';
 import type { FileTurn, Scheduler } from '../scheduler/scheduler.js';
-import type { DiarizeHints, FileChunking, ItemResult, LongFormMode, Progress, TranscribeItem } from '../sidecar/protocol.js';
+import type { DiarizeHints, FileChunking, ItemResult, LongFormMode, Progress, SliceResult, TranscribeItem } from '../sidecar/protocol.js';
 import { segmentsFromWords, timedChunks, type FileTranscript, type Word } from './formats.js';
 import { chunkPlan, seqSliceSpan, slicePlan, vadSlicePlan } from './slices.js';
 import { assignSpeakers, segmentsBySpeaker } from './speakers.js';
@@ -88,30 +88,39 @@ export async function transcribePcm(deps: FileJobDeps, pcm: Buffer, req: FileJob
   return { ...base, segments, words };
 }
 
+/** Every mode's answered slices: their outputs for the join, and a progress event per slice with the texts so far. */
+class SlicesDone {
+  readonly outputs: Uint8Array[] = [];
+  readonly #texts: string[] = [];
+  constructor(private readonly total: number, private readonly onProgress?: (progress: Progress) => void) {}
+
+  add(out: SliceResult): void {
+    this.outputs.push(out.outputs);
+    this.#texts.push(...out.texts.filter((t) => t));
+    this.onProgress?.({ done_s: Math.min(out.done_s, this.total / 16_000), total_s: this.total / 16_000, text: this.#texts.join(' ') });
+  }
+}
+
 /** A pipeline-mode file as slices (one forward batch each, one after another) and a join. */
 async function inSlices(deps: FileJobDeps, pcm: Buffer, item: TranscribeItem, timestamps: true | 'word', chunking: FileChunking, req: FileJobRequest, turn: FileTurn): Promise<ItemResult> {
   const total = Math.floor(pcm.length / 2);
   const slices = slicePlan(chunkPlan(total, chunking), chunking.batch_size);
-  const outputs: Uint8Array[] = [];
-  const texts: string[] = [];
+  const done = new SlicesDone(total, req.onProgress);
   let language = req.language ?? null;
   for (const slice of slices) {
     const span = { ...item, audio: pcm.subarray(slice.start * 2, slice.end * 2) };
     const out = await deps.scheduler.fileSlice({ item: span, offset: slice.start, total, first: slice.first, count: slice.count, return_timestamps: timestamps, temperature: req.temperature }, turn);
-    outputs.push(out.outputs);
-    texts.push(...out.texts.filter((t) => t));
+    done.add(out);
     language ??= out.language;
-    req.onProgress?.({ done_s: Math.min(out.done_s, total / 16_000), total_s: total / 16_000, text: texts.join(' ') });
   }
-  return deps.scheduler.fileJoin({ outputs, return_timestamps: timestamps, language }, turn);
+  return deps.scheduler.fileJoin({ outputs: done.outputs, return_timestamps: timestamps, language }, turn);
 }
 
 /** A vad-mode file as its plan (where the speech windows are), batches of windows and a join. */
 async function inVadSlices(deps: FileJobDeps, pcm: Buffer, item: TranscribeItem, timestamps: true | 'word', req: FileJobRequest, turn: FileTurn): Promise<ItemResult> {
   const total = Math.floor(pcm.length / 2);
   const plan = await deps.scheduler.fileVadPlan({ item, return_timestamps: timestamps, temperature: req.temperature }, turn);
-  const outputs: Uint8Array[] = [];
-  const texts: string[] = [];
+  const done = new SlicesDone(total, req.onProgress);
   for (const slice of vadSlicePlan(plan)) {
     const out = await deps.scheduler.fileVadSlice({
       items: slice.windows.map(([start, end]) => ({ ...item, audio: pcm.subarray(start * 2, end * 2) })),
@@ -123,19 +132,16 @@ async function inVadSlices(deps: FileJobDeps, pcm: Buffer, item: TranscribeItem,
       return_timestamps: timestamps,
       temperature: req.temperature,
     }, turn);
-    outputs.push(out.outputs);
-    texts.push(...out.texts.filter((t) => t));
-    req.onProgress?.({ done_s: Math.min(out.done_s, total / 16_000), total_s: total / 16_000, text: texts.join(' ') });
+    done.add(out);
   }
-  return deps.scheduler.fileJoin({ outputs, return_timestamps: timestamps, language: req.language ?? null, mode: 'vad' }, turn);
+  return deps.scheduler.fileJoin({ outputs: done.outputs, return_timestamps: timestamps, language: req.language ?? null, mode: 'vad' }, turn);
 }
 
 /** A sequential-mode file as its plan, slices of its seek loop (each from the last one's next_seek) and a join. */
 async function inSeqSlices(deps: FileJobDeps, pcm: Buffer, item: TranscribeItem, timestamps: true | 'word', req: FileJobRequest, turn: FileTurn): Promise<ItemResult> {
   const total = Math.floor(pcm.length / 2);
   const plan = await deps.scheduler.fileSeqPlan({ item }, turn);
-  const outputs: Uint8Array[] = [];
-  const texts: string[] = [];
+  const done = new SlicesDone(total, req.onProgress);
   let language = req.language ?? null;
   for (let seek: number | null = 0; seek !== null;) {
     const span = seqSliceSpan(seek, plan.frames, total, plan.windows);
@@ -150,12 +156,10 @@ async function inSeqSlices(deps: FileJobDeps, pcm: Buffer, item: TranscribeItem,
       return_timestamps: timestamps,
       temperature: req.temperature,
     }, turn);
-    outputs.push(out.outputs);
-    texts.push(...out.texts.filter((t) => t));
+    done.add(out);
     // Later windows are decoded in the language the first slice found, as the whole call's are.
     language ??= out.language;
-    req.onProgress?.({ done_s: Math.min(out.done_s, total / 16_000), total_s: total / 16_000, text: texts.join(' ') });
     seek = out.next_seek ?? null;
   }
-  return deps.scheduler.fileJoin({ outputs, return_timestamps: timestamps, language, mode: 'sequential' }, turn);
+  return deps.scheduler.fileJoin({ outputs: done.outputs, return_timestamps: timestamps, language, mode: 'sequential' }, turn);
 }
