@@ -44,6 +44,11 @@ export const envSchema = z.object({
    */
   SCHEDULER_PREEMPT_FILES: z.enum(['true', 'false']).default('true'),
   /**
+   * While file work waits, the most of the model's time ordinary stream re-decodes take (batch-policy.ts
+   * windowHoldMs): streams cannot starve files; flushes and finals never wait. 1: windows always first.
+   */
+  SCHEDULER_STREAM_SHARE: z.coerce.number().min(0.05).max(1).default(0.5),
+  /**
    * `pipeline`, `vad` and `sequential` files go to the model in bounded slices (a diarized one then asks for its speakers) (src/files/job.ts),
    * so two files take turns and a crash replays one slice; 'false': each file is one request.
    */

@@ -83,7 +83,7 @@ export async function startServer(config: Config, log: Logger, factory?: Sidecar
   supervisor.on('state', (state: string, reason: string) => {
     if (state === 'restarting') metrics.sidecarRestarted(reason);
   });
-  const scheduler: Scheduler = new Scheduler(metrics.meter(supervisor), { maxBatchItems: config.SCHEDULER_MAX_BATCH, maxQueue: config.SCHEDULER_QUEUE_MAX, preemptFiles: config.SCHEDULER_PREEMPT_FILES === 'true', log: log.child({ component: 'scheduler' }) });
+  const scheduler: Scheduler = new Scheduler(metrics.meter(supervisor), { maxBatchItems: config.SCHEDULER_MAX_BATCH, maxQueue: config.SCHEDULER_QUEUE_MAX, preemptFiles: config.SCHEDULER_PREEMPT_FILES === 'true', streamShare: config.SCHEDULER_STREAM_SHARE, log: log.child({ component: 'scheduler' }) });
   const app = createApp({ config, sidecar: supervisor, scheduler, log, limiter, metrics });
   const gate = sessionGate(new ApiKeys(config.API_KEYS), limiter);
   const languages = () => supervisor.snapshot().loaded?.languages ?? [];

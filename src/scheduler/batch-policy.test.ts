@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { nextFileJob, nextSpeechBatch, nextWindowBatch, type QueuedJob } from './batch-policy.js';
+import { nextFileJob, nextSpeechBatch, nextWindowBatch, windowHoldMs, type QueuedJob } from './batch-policy.js';
 
 const stream = (batchKey = 'ts', alone = false): QueuedJob => ({ priority: 'stream', batchKey, alone });
 const file: QueuedJob = { priority: 'file', batchKey: undefined, alone: true };
@@ -57,5 +57,20 @@ describe('nextSpeechBatch', () => {
     const retried = { ...vad(), alone: true };
     expect(nextSpeechBatch([retried, vad(), vad()], 8)).toEqual([0]);
     expect(nextSpeechBatch([vad(), retried, vad()], 8)).toEqual([0, 2]);
+  });
+});
+
+describe('windowHoldMs', () => {
+  const last = { endedAt: 10_000, tookMs: 600 };
+  it('keeps windows to their share of the model while file work waits', () => {
+    expect(windowHoldMs(last, 0.5, true, 10_000)).toBe(600);
+    expect(windowHoldMs(last, 0.5, true, 10_450)).toBe(150);
+    expect(windowHoldMs(last, 0.25, true, 10_000)).toBe(1800);
+    expect(windowHoldMs(last, 0.5, true, 10_600)).toBe(0);
+  });
+  it('holds nothing without file work, at share 1, or before the first window', () => {
+    expect(windowHoldMs(last, 0.5, false, 10_000)).toBe(0);
+    expect(windowHoldMs(last, 1, true, 10_000)).toBe(0);
+    expect(windowHoldMs(undefined, 0.5, true, 10_000)).toBe(0);
   });
 });

@@ -68,6 +68,27 @@ export function nextFileJob(queue: readonly QueuedJob[]): number {
   return best;
 }
 
+/** The last stream-window request: when it settled and how long it took (queueing in the sidecar included). */
+export interface LastWindows {
+  endedAt: number;
+  tookMs: number;
+}
+
+/**
+ * Milliseconds an ordinary stream-window request (no flush in it) waits before it goes, so that
+ * while file work wants the model, windows take at most `share` of the model's time: after a window
+ * request of t ms, the next waits t * (1 - share) / share from its end, and the file runs meanwhile.
+ * Without it a stream that keeps the model busy (one real-time stream does on a CPU, each decode
+ * lasting about as long as the audio that came in during the last) would take all of it and a file
+ * would only get the gaps. A flush (utterance end, finalize, the last decode) never waits; with no
+ * file work, or share 1, nothing does.
+ * @example windowHoldMs({ endedAt: 1000, tookMs: 600 }, 0.5, true, 1200) // 400
+ */
+export function windowHoldMs(last: LastWindows | undefined, share: number, fileWork: boolean, now: number): number {
+  if (!fileWork || share >= 1 || last === undefined) return 0;
+  return Math.max(0, Math.ceil(last.endedAt + (last.tookMs * (1 - share)) / share - now));
+}
+
 /**
  * Indexes of the jobs that form the next speech request: VAD items of any sessions go together (the
  * sidecar runs them as one batch), urgent ones first, up to maxItems; a speaker embedding goes alone.

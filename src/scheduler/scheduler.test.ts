@@ -3,7 +3,7 @@
  * is handed and answers each item with an empty result: it never invents a transcript. What users
  * see is proved against the real sidecar in test/integration/.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { AppError } from '../errors.js';
 import { createLogger } from '../log.js';
 import type { RequestKind, RequestParams, RequestResult, TranscribeParams, VadParams } from '../sidecar/protocol.js';
@@ -43,9 +43,9 @@ class RecordingClient implements SidecarClient {
       });
     });
   }
-  /** Let the oldest outstanding request finish. */
-  release(): Promise<void> {
-    this.#release.shift()?.();
+  /** Let the oldest outstanding request finish (or the one at `index`, oldest first). */
+  release(index = 0): Promise<void> {
+    this.#release.splice(index, 1)[0]?.();
     return new Promise((r) => setImmediate(r));
   }
 }
@@ -209,5 +209,53 @@ describe('Scheduler', () => {
     await client.release();
     await Promise.all([window, file, later]);
     expect(client.batches.map((b) => b.items[0]!.audio.byteLength)).toEqual([6, 2, 8]);
+  });
+
+  it('holds ordinary windows to the stream share while file work runs; a flush goes at once; no file work, no hold', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    try {
+      const client = new RecordingClient();
+      const s = new Scheduler(client, { maxBatchItems: 8, maxQueue: 100, streamShare: 0.5, log });
+      const sizes = () => client.batches.map((b) => b.items.map((i) => i.audio.byteLength));
+      const w1 = s.transcribeWindow(item(3), true);
+      const file = s.transcribeFile({ items: [item(1)], mode: 'vad' });
+      expect(sizes()).toEqual([[6], [2]]);
+      vi.advanceTimersByTime(400);
+      await client.release(0); // w1 took 400 ms: at share 0.5 the next ordinary window waits 400 ms
+      expect(s.windowHoldMs()).toBe(400);
+      const w2 = s.transcribeWindow(item(4), true);
+      vi.advanceTimersByTime(399);
+      expect(sizes()).toHaveLength(2);
+      vi.advanceTimersByTime(1);
+      expect(sizes()).toEqual([[6], [2], [8]]);
+      vi.advanceTimersByTime(200);
+      await client.release(1); // w2 (200 ms); the file still runs
+      expect(s.windowHoldMs()).toBe(200);
+      const flush = s.transcribeWindow(item(5), true, true);
+      expect(sizes()).toEqual([[6], [2], [8], [10]]);
+      await client.release(1);
+      await client.release(0); // the file: nothing waits for the model any more
+      expect(s.windowHoldMs()).toBe(0);
+      const w3 = s.transcribeWindow(item(6), true);
+      expect(sizes()).toEqual([[6], [2], [8], [10], [12]]);
+      await client.release();
+      await Promise.all([w1, file, w2, flush, w3]);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('with share 1 (or none given) windows never wait for a file', async () => {
+    const client = new RecordingClient();
+    const s = new Scheduler(client, { maxBatchItems: 8, maxQueue: 100, log });
+    const w1 = s.transcribeWindow(item(3), true);
+    const file = s.transcribeFile({ items: [item(1)], mode: 'vad' });
+    await client.release(0);
+    expect(s.windowHoldMs()).toBe(0);
+    const w2 = s.transcribeWindow(item(4), true);
+    expect(client.batches).toHaveLength(3);
+    await client.release();
+    await client.release();
+    await Promise.all([w1, file, w2]);
   });
 });

@@ -7,6 +7,8 @@
  *   one window request and one file job may be in flight at once, and the sidecar decodes a window
  *   that arrives during file work before that work's next model layer (sidecar/preempt.py), so a
  *   window never waits for a whole slice (`preemptFiles`; off: it waits for the slice in flight);
+ *   while file work waits, ordinary window requests take at most `streamShare` of the model's time
+ *   (batch-policy.ts windowHoldMs; flushes never wait), so streams cannot starve files either;
  * - the speech lane: VAD and speaker embeddings, VAD items of different sessions batched into one
  *   request, urgent ones (a draining or flushing session) first.
  *
@@ -39,7 +41,7 @@ import type {
   VadPlan,
   VadResult,
 } from '../sidecar/protocol.js';
-import { nextFileJob, nextSpeechBatch, nextWindowBatch, type FileTurn, type QueuedJob, type QueuedSpeechJob } from './batch-policy.js';
+import { nextFileJob, nextSpeechBatch, nextWindowBatch, windowHoldMs, type FileTurn, type LastWindows, type QueuedJob, type QueuedSpeechJob } from './batch-policy.js';
 
 export type { FileTurn } from './batch-policy.js';
 
@@ -53,6 +55,8 @@ export interface SchedulerOptions {
   maxQueue: number;
   /** Send windows while file work is in flight (the sidecar lets them in); false: one model job at a time. */
   preemptFiles?: boolean;
+  /** While file work waits, the most of the model's time ordinary window requests take (0-1]; 1 (default): windows always first. */
+  streamShare?: number;
   log: Logger;
 }
 
@@ -108,6 +112,9 @@ export class Scheduler {
   #busyMs = 0;
   #speechRequests = 0;
   #speechItems = 0;
+  /** The last window request (the stream share's clock) and the timer that pumps held windows. */
+  #lastWindows: LastWindows | undefined;
+  #holdTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly client: SidecarClient, private readonly options: SchedulerOptions) {}
 
@@ -171,6 +178,16 @@ export class Scheduler {
     return this.#enqueueSpeech('embed', audio, false);
   }
 
+  /**
+   * Milliseconds until an ordinary window request would go (the stream share while file work
+   * waits), 0: now. A session asks before it cuts a re-decode, so the audio it sends is fresh when
+   * the request goes, not as old as the hold.
+   */
+  windowHoldMs(now = Date.now()): number {
+    const fileWork = this.#busy.file || this.#model.some((j) => j.priority === 'file');
+    return windowHoldMs(this.#lastWindows, this.options.streamShare ?? 1, fileWork, now);
+  }
+
   stats(): SchedulerStats {
     return {
       queued: this.#model.length + this.#speech.length,
@@ -217,14 +234,30 @@ export class Scheduler {
     if (this.#busy.stream || (this.#busy.file && this.options.preemptFiles === false)) return;
     const picked = nextWindowBatch(this.#model, this.options.maxBatchItems);
     if (picked.length === 0) return;
+    if (!picked.some((i) => this.#model[i]!.priority === 'flush') && this.#hold()) return;
     const jobs = picked.map((i) => this.#model[i]!);
     this.#model = this.#model.filter((_, i) => !picked.includes(i));
     this.#dispatch('stream', jobs);
   }
 
+  /** Whether ordinary windows wait now for the stream share; if so, the model lane is pumped again when they may go. */
+  #hold(): boolean {
+    const ms = this.windowHoldMs();
+    if (ms === 0) return false;
+    if (this.#holdTimer === undefined) {
+      this.#holdTimer = setTimeout(() => {
+        this.#holdTimer = undefined;
+        this.#pumpModel();
+      }, ms);
+      this.#holdTimer.unref();
+    }
+    return true;
+  }
+
   #pumpFile(): void {
     if (this.#busy.file) return;
-    const windowsFirst = this.#busy.stream || nextWindowBatch(this.#model, 1).length > 0;
+    const waiting = nextWindowBatch(this.#model, 1);
+    const windowsFirst = this.#busy.stream || (waiting.length > 0 && (this.#model[waiting[0]!]!.priority === 'flush' || this.windowHoldMs() === 0));
     // Without preemption a window in flight, or one waiting, goes first.
     if (this.options.preemptFiles === false && windowsFirst) return;
     const index = nextFileJob(this.#model);
@@ -239,11 +272,13 @@ export class Scheduler {
   }
 
   #dispatch(lane: ModelJob['lane'], jobs: ModelJob[]): void {
-    if (!this.#busy.stream && !this.#busy.file) this.#busySince = Date.now();
+    const started = Date.now();
+    if (!this.#busy.stream && !this.#busy.file) this.#busySince = started;
     this.#busy[lane] = true;
     this.#batches += 1;
     this.#lastBatchItems = jobs.length;
     void this.#runModel(jobs).finally(() => {
+      if (jobs[0]!.priority !== 'file') this.#lastWindows = { endedAt: Date.now(), tookMs: Date.now() - started };
       this.#busy[lane] = false;
       if (!this.#busy.stream && !this.#busy.file) this.#busyMs += Date.now() - this.#busySince;
       this.#pumpModel();

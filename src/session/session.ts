@@ -22,6 +22,7 @@ import { pcm16Problem, pcm16ToInt16 } from '../audio/pcm.js';
 import { Resampler, TARGET_RATE } from '../audio/resample.js';
 import type { ItemResult, TranscribeItem } from '../sidecar/protocol.js';
 import { decodeInterval } from './cadence.js';
+import { MISSED_SPEECH_S, flushReach } from './flush-reach.js';
 import { agree, commitAll, committedCut, commitTentative, emptyAgreement, lastCommittedSegmentEnd, windowTrimmed, type AgreementState, type AgreementStep } from './agreement.js';
 import { initialEndpoint, speechSince, stepEndpoint, VAD_FRAME, type EndpointingOptions, type EndpointState } from './endpointing.js';
 import { wordsOf, type Word } from './hypothesis.js';
@@ -49,12 +50,8 @@ const VAD_MIN_FRAMES = 16;
 /** Audio kept before detected speech, and after an utterance end. */
 const PREROLL_S = 0.5;
 const ENDPOINT_PAD_S = 0.3;
-/** Audio kept past the end of the last committed word when a flush cuts the window. */
-const COVER_PAD_S = 0.2;
 /** Audio after the VAD's last speech frame that a decode must have heard for a flush to reuse it. */
 const HEARD_PAD_S = 0.1;
-/** Speech after the last committed word that counts as not transcribed. */
-const MISSED_SPEECH_S = 0.5;
 /** Speech the VAD heard after the context that a decode left out: the context goes (see #onHypothesis). */
 const CONTEXT_SKIPPED_S = 1.0;
 /**
@@ -103,6 +100,8 @@ export class Session {
   #interval = 0;
   /** Wall time of the last decode, queueing included: the cadence drops to minDecodeIntervalS while it stays under that. */
   #lastDecodeMs = Number.POSITIVE_INFINITY;
+  /** A re-decode held back by the scheduler's stream share: #maybeDecode runs again when it may go. */
+  #holdTimer: ReturnType<typeof setTimeout> | undefined;
   /** Decodes made after `end` (bounded, so the final always goes out). */
   #drainDecodes = 0;
   #decodes = 0;
@@ -302,7 +301,21 @@ export class Session {
       return;
     }
     if (this.#window.end - Math.max(this.#decodedUntil, this.#window.start) < toSample(this.#decodeInterval())) return;
-    this.#decode(this.#window.end, toSeconds(this.#window.length) > this.options.maxWindowS ? 'cut' : 'agree');
+    const mode = toSeconds(this.#window.length) > this.options.maxWindowS ? 'cut' : 'agree';
+    // A re-decode cut now would wait in the scheduler (the stream share while files wait) and be
+    // stale when it went: cut it when it can go, with the audio that came in meanwhile.
+    const holdMs = mode === 'agree' ? (this.model.holdMs?.() ?? 0) : 0;
+    if (holdMs > 0) return this.#retryIn(holdMs);
+    this.#decode(this.#window.end, mode);
+  }
+
+  #retryIn(ms: number): void {
+    if (this.#holdTimer !== undefined) return;
+    this.#holdTimer = setTimeout(() => {
+      this.#holdTimer = undefined;
+      if (this.#state !== 'closed' && !this.#decodeBusy) this.#maybeDecode();
+    }, ms);
+    this.#holdTimer.unref?.();
   }
 
   /**
@@ -370,7 +383,10 @@ export class Session {
 
   #onHypothesis(words: Word[], until: number, mode: 'agree' | 'all' | 'cut'): void {
     if (mode === 'all') {
-      this.#flushed(until, commitAll(this.#agreement, words));
+      // Where the decode's text ends, re-heard context included: a decode that gave back only the
+      // context's words (Whisper ends its text there and skips what follows a pause) stopped early too.
+      const last = words[words.length - 1];
+      this.#flushed(until, commitAll(this.#agreement, words), true, last && (last.segmentEnd ?? last.end));
     } else if (mode === 'cut') {
       let lastClosed = words.length - 1;
       while (lastClosed >= 0 && words[lastClosed]!.segmentEnd === undefined) lastClosed--;
@@ -405,21 +421,17 @@ export class Session {
 
   /**
    * Take a flush's commit (`step`: everything up to `until`) and cut the window at `until`, or
-   * (`keepContext`) at the committed segment end that leaves the context before it.
+   * (`keepContext`) at the committed segment end that leaves the context before it; `decodedTo`:
+   * seconds where the flush decode's words (context included) end.
    */
-  #flushed(until: number, step: AgreementStep, keepContext = true): void {
+  #flushed(until: number, step: AgreementStep, keepContext = true, decodedTo?: number): void {
     this.#tentativeUntil = 0;
     this.#agreement = { ...step.state, committed: [...this.#agreement.committed, ...closeLastSegment(step.committedNow)] };
-    // Cut only as far as the hypothesis reached: when Whisper stops early (it sometimes ends a
-    // window's text before its audio ends), the audio it did not transcribe stays for the next decode.
-    // Timestamps often end a little early, so only half a second or more of speech the VAD heard
-    // after the last word counts as left behind.
+    // Cut only as far as the hypothesis reached (`decodedTo`, else its last committed word): the
+    // audio a decode that stopped early did not transcribe stays for the next decode (flush-reach.ts),
+    // which starts where it stopped, without context (the context may be what made it stop).
     const last = step.committedNow[step.committedNow.length - 1];
-    const reached = last === undefined ? until : toSample((last.segmentEnd ?? last.end) + COVER_PAD_S);
-    const heardUntil = Math.min(until, this.#endpoint.lastSpeech ?? 0);
-    // A decode that stopped early starts the next window where it stopped, without context (the
-    // context may be what made it stop).
-    const stoppedEarly = heardUntil - reached >= toSample(MISSED_SPEECH_S);
+    const { reached, stoppedEarly } = flushReach(until, decodedTo ?? (last && (last.segmentEnd ?? last.end)), this.#endpoint.lastSpeech);
     // After `end` no decode follows that could use the context.
     const context = keepContext && this.#state === 'streaming';
     this.#window.trimTo(stoppedEarly ? reached : context ? Math.min(until, this.#contextCut(until)) : until);

@@ -15,6 +15,8 @@ export interface SpeechModel {
   vad(audio: Uint8Array, urgent?: boolean): Promise<Uint8Array>;
   /** float32 LE speaker embedding; absent: `diarize` is ignored. */
   embed?(audio: Uint8Array): Promise<Uint8Array>;
+  /** Milliseconds until an ordinary window request would go (0: now). */
+  windowHoldMs?(): number;
 }
 
 /** The Transcriber every session of every streaming protocol gets. */
@@ -23,6 +25,7 @@ export function transcriberFor(model: SpeechModel): Transcriber {
     decode: (item, timestamps, flush) => model.transcribeWindow(item, timestamps, flush),
     vad: (audio, urgent) => model.vad(audio, urgent).then(float32LeToArray),
   };
+  if (model.windowHoldMs) transcriber.holdMs = model.windowHoldMs.bind(model);
   if (model.embed) {
     const embed = model.embed.bind(model);
     transcriber.speakers = (onError) => new SpeakerLabeller((audio) => embed(audio).then(float32LeToArray), onError);

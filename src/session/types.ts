@@ -80,6 +80,8 @@ export interface Transcriber {
   /** Speech probability per 512-sample frame of 16 kHz s16le audio; `urgent` (draining or flushing) goes first. */
   vad(audio: Uint8Array, urgent?: boolean): Promise<Float32Array>;
   speakers?(onError: (err: unknown) => void): SpeakerLabeller; // labels for diarize sessions (speakers.ts)
+  /** Milliseconds until an ordinary re-decode would go to the model (the stream share while files wait); 0 or absent: now. */
+  holdMs?(): number;
 }
 
 export interface SessionOptions {
