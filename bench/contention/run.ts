@@ -17,12 +17,14 @@
  *    with `--slices false` each file is one request and the second waits for the first.
  *
  *   npx tsx bench/contention/run.ts [--parts file,vad,two-files] [--file-mode pipeline|vad|sequential] [--batch-size 16]
- *     [--preempt true|false] [--slices true|false] [--seq-windows 4] [--out FILE]
+ *     [--preempt true|false] [--slices true|false] [--seq-windows 4] [--stream-share 0.5] [--out FILE]
  *
  * `--preempt` sets SCHEDULER_PREEMPT_FILES (default true: a window is decoded inside the file
  * slice in flight, at its next model layer; false: it waits for the slice); `--slices` sets
  * FILE_SLICES; `--file-mode` is the files' long-form mode (default pipeline); `--seq-windows` sets
- * FILE_SEQ_WINDOWS (a ~100 s sequential file is one slice at 4 windows, two at 2).
+ * FILE_SEQ_WINDOWS (a ~100 s sequential file is one slice at 4 windows, two at 2); `--stream-share`
+ * sets SCHEDULER_STREAM_SHARE (the most of the model's time re-decodes take while a file waits; 1:
+ * windows always first). `decodes` per stream: its window requests and their wall seconds summed.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -31,7 +33,7 @@ import { ROOT_DIR } from '../../src/config.js';
 import { startServer, type RunningServer } from '../../src/server.js';
 import { readWavPcm } from '../../test/helpers/audio.js';
 import { testConfig, testLogger, waitForState } from '../../test/helpers/server.js';
-import { words } from '../../test/helpers/wer.js';
+import { wer, words } from '../../test/helpers/wer.js';
 import { WsClient, wsUrl } from '../../test/helpers/ws-client.js';
 import { alignWords, percentile, type Track } from '../streaming/measure.js';
 
@@ -46,6 +48,7 @@ const PREEMPT = arg('preempt', 'true');
 const SLICES = arg('slices', 'true');
 const FILE_MODE = arg('file-mode', 'pipeline');
 const SEQ_WINDOWS = arg('seq-windows', '4');
+const STREAM_SHARE = arg('stream-share', '0.5');
 const OUT = arg('out', path.join(ROOT_DIR, 'bench', 'results', `contention-${os.hostname()}.json`));
 const CHUNK_MS = 100;
 const BYTES_PER_S = 32_000;
@@ -108,7 +111,7 @@ async function stream(url: string, c: Clip): Promise<Track> {
 
 function streamFigures(c: Clip, t: Track) {
   const latencies = alignWords(c.offline, t.commits).map((x) => x.latencyS);
-  return { words_measured: latencies.length, commit_latency_p50_s: r3(percentile(latencies, 50)), commit_latency_p95_s: r3(percentile(latencies, 95)), final_latency_s: r3(t.finalLatencyMs / 1000), errors: t.errors };
+  return { words_measured: latencies.length, final_wer: r3(wer(c.offline.words.join(' '), t.finalText)), commit_latency_p50_s: r3(percentile(latencies, 50)), commit_latency_p95_s: r3(percentile(latencies, 95)), final_latency_s: r3(t.finalLatencyMs / 1000), errors: t.errors };
 }
 
 function fileForm(pcm: Buffer): FormData {
@@ -132,17 +135,27 @@ async function metric(server: RunningServer, kind: string): Promise<number> {
   return Number(new RegExp(`^whisper_sidecar_requests_total\\{kind="${kind}"\\} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
 }
 
+/** The stream lane's model requests so far: how many, and their wall seconds summed (queueing in the sidecar included). */
+async function streamDecodes(server: RunningServer): Promise<{ requests: number; wall_s: number }> {
+  const text = await (await fetch(`${server.url}/metrics`)).text();
+  const read = (name: string) => Number(new RegExp(`^whisper_decode_seconds_${name}\\{kind="stream"\\} ([\\d.e+-]+)`, 'm').exec(text)?.[1] ?? 0);
+  return { requests: read('count'), wall_s: r3(read('sum')) };
+}
+
 async function fresh(): Promise<RunningServer> {
-  const server = await startServer(testConfig({ LOG_LEVEL: 'warn', BATCH_SIZE, SCHEDULER_PREEMPT_FILES: PREEMPT, FILE_SLICES: SLICES, FILE_SEQ_WINDOWS: SEQ_WINDOWS }), testLogger().log);
+  const server = await startServer(testConfig({ LOG_LEVEL: 'warn', BATCH_SIZE, SCHEDULER_PREEMPT_FILES: PREEMPT, FILE_SLICES: SLICES, FILE_SEQ_WINDOWS: SEQ_WINDOWS, SCHEDULER_STREAM_SHARE: STREAM_SHARE }), testLogger().log);
   await waitForState(server.supervisor, 'ready');
   return server;
 }
+
+const diff = (a: { requests: number; wall_s: number }, b: { requests: number; wall_s: number }) => ({ requests: a.requests - b.requests, wall_s: r3(a.wall_s - b.wall_s) });
 
 async function filePart() {
   let server = await fresh();
   const live = await clip(server, ['jfk.wav', 'fleurs-en-003.wav'], 1);
   const file = longFile();
-  const alone = streamFigures(live, await stream(wsUrl(server.url), live));
+  const before = await streamDecodes(server);
+  const alone = { ...streamFigures(live, await stream(wsUrl(server.url), live)), decodes: diff(await streamDecodes(server), before) };
   await server.close();
   server = await fresh();
   const fileAlone = await postFile(server.url, file);
@@ -152,11 +165,12 @@ async function filePart() {
   // The stream starts 3 s into the file's transcription and ends well before it (alone it takes ~35-70 s).
   const upload = postFile(server.url, file);
   await sleep(3_000);
-  const during = streamFigures(live, await stream(wsUrl(server.url), live));
+  const during0 = await streamDecodes(server);
+  const during = { ...streamFigures(live, await stream(wsUrl(server.url), live)), decodes: diff(await streamDecodes(server), during0) };
   const fileDuring = await upload;
   await server.close();
   return {
-    file_s: r3(file.length / BYTES_PER_S), file_mode: FILE_MODE, stream_s: r3(live.pcm.length / BYTES_PER_S), batch_size: Number(BATCH_SIZE), preempt_files: PREEMPT === 'true', slices_setting: SLICES === 'true', file_slices: slicesAlone,
+    file_s: r3(file.length / BYTES_PER_S), file_mode: FILE_MODE, stream_s: r3(live.pcm.length / BYTES_PER_S), batch_size: Number(BATCH_SIZE), preempt_files: PREEMPT === 'true', slices_setting: SLICES === 'true', stream_share: Number(STREAM_SHARE), file_slices: slicesAlone,
     stream_alone: alone, stream_during_file: during,
     commit_p95_ratio: r3(during.commit_latency_p95_s / alone.commit_latency_p95_s), final_ratio: r3(during.final_latency_s / alone.final_latency_s),
     file_alone_s: fileAlone.seconds, file_during_stream_s: fileDuring.seconds, file_time_ratio: r3(fileDuring.seconds / fileAlone.seconds),

@@ -77,17 +77,8 @@ def test_a_slices_features_are_the_whole_files_frames(loaded):
         assert np.array_equal(part, whole[:, seek:end])
 
 
-def test_a_sequential_file_in_slices_equals_the_whole_call(loaded):
-    pcm = long_file()
-    whole = whole_call(loaded, pcm, True)
-    sliced, replies = in_slices(loaded, pcm, True)
-    assert len(replies) >= 2
-    assert sliced == whole
-    assert whole["language"] == "en" and len(whole["chunks"]) > 10
-    assert replies[0]["language"] == "en" and replies[-1]["done_s"] == pytest.approx(len(pcm) / 2 / RATE, abs=0.01)
-    assert " ".join(t for r in replies for t in r["texts"]).split() == whole["text"].split()
-
-
+# Segment timestamps without a prompt, through the HTTP API against the direct pipeline call:
+# test/integration/files-parity.test.ts (mode=sequential); here the harder case, words and a prompt.
 def test_a_sequential_file_in_slices_equals_the_whole_call_with_word_timestamps_and_a_prompt(loaded):
     pcm = long_file()
     options = {"language": "en", "prompt": "Ask not what your country can do for you."}
@@ -96,6 +87,8 @@ def test_a_sequential_file_in_slices_equals_the_whole_call_with_word_timestamps_
     assert len(replies) >= 2
     assert sliced == whole
     assert len(whole["chunks"]) > 100 and whole["chunks"][-1]["timestamp"][1] > 90
+    assert replies[-1]["done_s"] == pytest.approx(len(pcm) / 2 / RATE, abs=0.01)
+    assert " ".join(t for r in replies for t in r["texts"]).split() == whole["text"].split()
 
 
 @pytest.mark.parametrize("fields", [{"floor": "x"}, {"floor": float("nan")}, {"seek": -1}, {"frames": 0}])
