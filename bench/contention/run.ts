@@ -130,16 +130,22 @@ async function postFile(url: string, pcm: Buffer): Promise<{ seconds: number; te
   return { seconds: r3((Date.now() - t0) / 1000), text: body.text ?? '', status: res.status };
 }
 
-async function metric(server: RunningServer, kind: string): Promise<number> {
+/** Each named sample `name{kind="…"}` of the server's /metrics, read once. */
+async function samples(server: RunningServer, kind: string, names: string[]): Promise<number[]> {
   const text = await (await fetch(`${server.url}/metrics`)).text();
-  return Number(new RegExp(`^whisper_sidecar_requests_total\\{kind="${kind}"\\} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
+  return names.map((name) => Number(new RegExp(`^${name}\\{kind="${kind}"\\} ([\\d.e+-]+)`, 'm').exec(text)?.[1] ?? 0));
 }
 
+async function metric(server: RunningServer, kind: string): Promise<number> {
+  return (await samples(server, kind, ['whisper_sidecar_requests_total']))[0]!;
+}
+
+interface Decodes { requests: number; wall_s: number }
+
 /** The stream lane's model requests so far: how many, and their wall seconds summed (queueing in the sidecar included). */
-async function streamDecodes(server: RunningServer): Promise<{ requests: number; wall_s: number }> {
-  const text = await (await fetch(`${server.url}/metrics`)).text();
-  const read = (name: string) => Number(new RegExp(`^whisper_decode_seconds_${name}\\{kind="stream"\\} ([\\d.e+-]+)`, 'm').exec(text)?.[1] ?? 0);
-  return { requests: read('count'), wall_s: r3(read('sum')) };
+async function streamDecodes(server: RunningServer): Promise<Decodes> {
+  const [count, sum] = await samples(server, 'stream', ['whisper_decode_seconds_count', 'whisper_decode_seconds_sum']);
+  return { requests: count!, wall_s: r3(sum!) };
 }
 
 async function fresh(): Promise<RunningServer> {
@@ -148,7 +154,7 @@ async function fresh(): Promise<RunningServer> {
   return server;
 }
 
-const diff = (a: { requests: number; wall_s: number }, b: { requests: number; wall_s: number }) => ({ requests: a.requests - b.requests, wall_s: r3(a.wall_s - b.wall_s) });
+const diff = (a: Decodes, b: Decodes): Decodes => ({ requests: a.requests - b.requests, wall_s: r3(a.wall_s - b.wall_s) });
 
 async function filePart() {
   let server = await fresh();

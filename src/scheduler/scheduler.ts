@@ -234,14 +234,18 @@ export class Scheduler {
     if (this.#busy.stream || (this.#busy.file && this.options.preemptFiles === false)) return;
     const picked = nextWindowBatch(this.#model, this.options.maxBatchItems);
     if (picked.length === 0) return;
-    if (!picked.some((i) => this.#model[i]!.priority === 'flush') && this.#hold()) return;
+    if (this.#held(picked)) return;
     const jobs = picked.map((i) => this.#model[i]!);
     this.#model = this.#model.filter((_, i) => !picked.includes(i));
     this.#dispatch('stream', jobs);
   }
 
-  /** Whether ordinary windows wait now for the stream share; if so, the model lane is pumped again when they may go. */
-  #hold(): boolean {
+  /**
+   * Whether the window batch `picked` waits now for the stream share (none of it a flush, and a hold
+   * running); if so, the model lane is pumped again when it may go.
+   */
+  #held(picked: readonly number[]): boolean {
+    if (picked.some((i) => this.#model[i]!.priority === 'flush')) return false;
     const ms = this.windowHoldMs();
     if (ms === 0) return false;
     if (this.#holdTimer === undefined) {
@@ -257,7 +261,7 @@ export class Scheduler {
   #pumpFile(): void {
     if (this.#busy.file) return;
     const waiting = nextWindowBatch(this.#model, 1);
-    const windowsFirst = this.#busy.stream || (waiting.length > 0 && (this.#model[waiting[0]!]!.priority === 'flush' || this.windowHoldMs() === 0));
+    const windowsFirst = this.#busy.stream || (waiting.length > 0 && !this.#held(waiting));
     // Without preemption a window in flight, or one waiting, goes first.
     if (this.options.preemptFiles === false && windowsFirst) return;
     const index = nextFileJob(this.#model);
@@ -278,9 +282,10 @@ export class Scheduler {
     this.#batches += 1;
     this.#lastBatchItems = jobs.length;
     void this.#runModel(jobs).finally(() => {
-      if (jobs[0]!.priority !== 'file') this.#lastWindows = { endedAt: Date.now(), tookMs: Date.now() - started };
+      const ended = Date.now();
+      if (jobs[0]!.priority !== 'file') this.#lastWindows = { endedAt: ended, tookMs: ended - started };
       this.#busy[lane] = false;
-      if (!this.#busy.stream && !this.#busy.file) this.#busyMs += Date.now() - this.#busySince;
+      if (!this.#busy.stream && !this.#busy.file) this.#busyMs += ended - this.#busySince;
       this.#pumpModel();
     });
   }

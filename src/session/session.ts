@@ -313,7 +313,7 @@ export class Session {
     if (this.#holdTimer !== undefined) return;
     this.#holdTimer = setTimeout(() => {
       this.#holdTimer = undefined;
-      if (this.#state !== 'closed' && !this.#decodeBusy) this.#maybeDecode();
+      this.#maybeDecode();
     }, ms);
     this.#holdTimer.unref?.();
   }
