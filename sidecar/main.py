@@ -68,9 +68,11 @@ def _engine_settings_from_env():
 def main() -> int:
     frames_out = _reserve_stdout()
     _die_with_parent()
-    logging.basicConfig(stream=sys.stderr, level=os.environ.get("SIDECAR_LOG_LEVEL", "INFO"),
-                        format="%(levelname)s %(name)s: %(message)s")
+    # The libraries log at INFO and up; SIDECAR_LOG_LEVEL (DEBUG when the server's LOG_LEVEL is
+    # debug or trace) is our own loggers' level: DEBUG adds a line per request with its time.
+    logging.basicConfig(stream=sys.stderr, level="INFO", format="%(levelname)s %(name)s: %(message)s")
     log = logging.getLogger("sidecar")
+    log.setLevel(os.environ.get("SIDECAR_LOG_LEVEL", "INFO"))
 
     import framing
     import protocol

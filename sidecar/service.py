@@ -56,6 +56,24 @@ def _is_window(request) -> bool:
     return isinstance(request, protocol.TranscribeRequest) and request.mode is None
 
 
+def _kind(request) -> str:
+    """A model-lane request's message type, for its debug line."""
+    if isinstance(request, protocol.TranscribeRequest):
+        return f"transcribe ({request.mode} file)" if request.mode else "transcribe"
+    return {protocol.FileSliceRequest: "file_slice", protocol.FileJoinRequest: "file_join",
+            protocol.FileVadPlanRequest: "file_vad_plan", protocol.FileVadSliceRequest: "file_vad_slice",
+            protocol.FileSeqPlanRequest: "file_seq_plan", protocol.FileSeqSliceRequest: "file_seq_slice",
+            protocol.FileDiarizeRequest: "file_diarize"}.get(type(request), type(request).__name__)
+
+
+def _size(request) -> str:
+    """How much a request carried, for its debug line: its items, where it has a list of them."""
+    items = getattr(request, "items", None)
+    if not isinstance(items, list):
+        return "1 part"
+    return f"{len(items)} item" + ("" if len(items) == 1 else "s")
+
+
 def _is_device_lost(exc: BaseException) -> bool:
     text = str(exc)
     return isinstance(exc, RuntimeError) and ("CUDA error" in text or "device-side assert" in text)
@@ -161,6 +179,7 @@ class Service:
             if request is None:
                 return
             embed = request.kind == "embed"
+            started = time.perf_counter()
             try:
                 reply = (protocol.embed_result(request.id, self._diarizer.embed(request.items)) if embed
                          else protocol.vad_result(request.id, self._vad.probabilities(request.items)))
@@ -170,6 +189,8 @@ class Service:
                                                  f"{request.kind}: {type(exc).__name__}: {exc}"[:1000]))
                 continue
             self._writer.send(reply)
+            log.debug("%s request %s: %s in %.0f ms", request.kind, request.id, _size(request),
+                      (time.perf_counter() - started) * 1000)
 
     def _transcribe_files(self, request: protocol.TranscribeRequest, checkpoint=None) -> list[dict]:
         """File requests (a mode is named): sidecar/files.py, with progress frames when asked."""
@@ -218,6 +239,7 @@ class Service:
     def _transcribe(self, request, checkpoint: Optional[Callable[[], None]] = None) -> None:
         """Any model-worker request, answered by id (an error frame when it fails); `checkpoint`
         serves waiting stream windows (file work)."""
+        started = time.perf_counter()
         try:
             reply = self._answer(request, checkpoint)
         except slices.SliceError as exc:
@@ -234,3 +256,6 @@ class Service:
                 self._exit(EXIT_DEVICE_LOST)
             return
         self._writer.send(reply)
+        # A file request's time includes the windows decoded inside it (each logs its own line first).
+        log.debug("%s request %s: %s in %.0f ms", _kind(request), request.id, _size(request),
+                  (time.perf_counter() - started) * 1000)

@@ -17,7 +17,7 @@
  *    with `--slices false` each file is one request and the second waits for the first.
  *
  *   npx tsx bench/contention/run.ts [--parts file,vad,two-files] [--file-mode pipeline|vad|sequential] [--batch-size 16]
- *     [--preempt true|false] [--slices true|false] [--seq-windows 4] [--stream-share 0.5] [--out FILE]
+ *     [--preempt true|false] [--slices true|false] [--seq-windows 4] [--stream-share 0.5] [--repeat 3] [--out FILE]
  *
  * `--preempt` sets SCHEDULER_PREEMPT_FILES (default true: a window is decoded inside the file
  * slice in flight, at its next model layer; false: it waits for the slice); `--slices` sets
@@ -25,6 +25,9 @@
  * FILE_SEQ_WINDOWS (a ~100 s sequential file is one slice at 4 windows, two at 2); `--stream-share`
  * sets SCHEDULER_STREAM_SHARE (the most of the model's time re-decodes take while a file waits; 1:
  * windows always first). `decodes` per stream: its window requests and their wall seconds summed.
+ * `--repeat N` runs the `file` part's three runs N times in turn (alone, alone, together, then again)
+ * and adds the median of each ratio: on a shared VM one run's ratios move by ±20 %, and taking turns
+ * keeps a drift in the machine's speed from landing on one side of a ratio.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -49,6 +52,7 @@ const SLICES = arg('slices', 'true');
 const FILE_MODE = arg('file-mode', 'pipeline');
 const SEQ_WINDOWS = arg('seq-windows', '4');
 const STREAM_SHARE = arg('stream-share', '0.5');
+const REPEAT = Number(arg('repeat', '1'));
 const OUT = arg('out', path.join(ROOT_DIR, 'bench', 'results', `contention-${os.hostname()}.json`));
 const CHUNK_MS = 100;
 const BYTES_PER_S = 32_000;
@@ -156,10 +160,26 @@ async function fresh(): Promise<RunningServer> {
 
 const diff = (a: Decodes, b: Decodes): Decodes => ({ requests: a.requests - b.requests, wall_s: r3(a.wall_s - b.wall_s) });
 
+/** The `file` part: the stream alone, the file alone, then both; `--repeat` times, with medians. */
 async function filePart() {
-  let server = await fresh();
+  const server = await fresh();
   const live = await clip(server, ['jfk.wav', 'fleurs-en-003.wav'], 1);
+  await server.close();
   const file = longFile();
+  const runs: Awaited<ReturnType<typeof fileRun>>[] = [];
+  for (let i = 0; i < REPEAT; i++) {
+    runs.push(await fileRun(live, file));
+    console.error(`file part: run ${i + 1}/${REPEAT}: ${JSON.stringify(runs.at(-1))}`);
+  }
+  const median = (key: 'commit_p95_ratio' | 'final_ratio' | 'file_time_ratio') => r3(percentile(runs.map((r) => r[key]), 50));
+  const settings = { file_s: r3(file.length / BYTES_PER_S), file_mode: FILE_MODE, stream_s: r3(live.pcm.length / BYTES_PER_S), batch_size: Number(BATCH_SIZE), preempt_files: PREEMPT === 'true', slices_setting: SLICES === 'true', stream_share: Number(STREAM_SHARE) };
+  if (REPEAT === 1) return { ...settings, ...runs[0]! };
+  return { ...settings, repeat: REPEAT, median_commit_p95_ratio: median('commit_p95_ratio'), median_final_ratio: median('final_ratio'), median_file_time_ratio: median('file_time_ratio'), runs };
+}
+
+/** One turn of the `file` part, each run on a fresh server. */
+async function fileRun(live: Clip, file: Buffer) {
+  let server = await fresh();
   const before = await streamDecodes(server);
   const alone = { ...streamFigures(live, await stream(wsUrl(server.url), live)), decodes: diff(await streamDecodes(server), before) };
   await server.close();
@@ -176,7 +196,7 @@ async function filePart() {
   const fileDuring = await upload;
   await server.close();
   return {
-    file_s: r3(file.length / BYTES_PER_S), file_mode: FILE_MODE, stream_s: r3(live.pcm.length / BYTES_PER_S), batch_size: Number(BATCH_SIZE), preempt_files: PREEMPT === 'true', slices_setting: SLICES === 'true', stream_share: Number(STREAM_SHARE), file_slices: slicesAlone,
+    file_slices: slicesAlone,
     stream_alone: alone, stream_during_file: during,
     commit_p95_ratio: r3(during.commit_latency_p95_s / alone.commit_latency_p95_s), final_ratio: r3(during.final_latency_s / alone.final_latency_s),
     file_alone_s: fileAlone.seconds, file_during_stream_s: fileDuring.seconds, file_time_ratio: r3(fileDuring.seconds / fileAlone.seconds),

@@ -6,7 +6,8 @@ benchmark can compare our HTTP API against what `pipeline(...)` itself returns.
 
 Reads one JSON request per stdin line, answers one JSON line each on stdout:
   {"pcm": "/path/file.s16le", "language": null, "task": null, "return_timestamps": true,
-   "chunk_length_s": 30}                    # 0 gives Whisper's sequential long-form decoding
+   "chunk_length_s": 30,                    # 0 gives Whisper's sequential long-form decoding
+   "batch_size": 16}                        # chunks per forward (the pipeline's own batch_size)
   -> {"text", "chunks": [{"text", "timestamp"}], "seconds"}
 The first line written is {"ready": true} once the model is loaded.
 """
@@ -38,8 +39,9 @@ def main() -> None:
         audio = np.fromfile(req["pcm"], dtype="<i2").astype(np.float32) / 32768.0
         generate_kwargs = {k: req[k] for k in ("language", "task") if req.get(k)}
         kwargs = {"return_timestamps": req.get("return_timestamps", True), "generate_kwargs": generate_kwargs}
-        if "chunk_length_s" in req:
-            kwargs["chunk_length_s"] = req["chunk_length_s"]
+        for key in ("chunk_length_s", "batch_size"):
+            if key in req:
+                kwargs[key] = req[key]
         started = time.perf_counter()
         with torch.inference_mode():
             result = pipe({"raw": audio, "sampling_rate": 16000}, **kwargs)

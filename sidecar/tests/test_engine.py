@@ -213,8 +213,13 @@ def test_vad_mode_through_the_engine_decodes_the_rest_of_a_window_after_an_early
     out = files.transcribe_file(loaded, Vad(), model.TranscribeItem(audio, "en"), True, "vad")
     text = out["text"].lower()
     assert "returned to its place" in text and "cutter lying off the coast" in text
-    starts = [c["timestamp"][0] for c in out["chunks"]]
-    assert len(starts) == 2 and starts == sorted(starts) and 4.0 <= starts[1] <= 5.0
+    # The second recording's speech starts at 4.5 s. Where its chunk starts depends on the CPU's int8
+    # kernels: at that speech (4.4 s on an AMD EPYC) or where the second pass resumed, the first
+    # chunk's end (3.4 s on an Intel Xeon). Either way after the first recording's words, in the pause.
+    chunks = out["chunks"]
+    starts = [c["timestamp"][0] for c in chunks]
+    assert len(starts) == 2 and starts == sorted(starts)
+    assert chunks[0]["timestamp"][1] - 0.05 <= starts[1] <= 5.0 and starts[1] >= 3.0
     # A window whose text reaches its end (jfk.wav: one window) needs no second pass; file windows
     # are decoded as such (stream=False: the float32 encoder whatever STREAM_ENCODER_BF16 says).
     calls = []

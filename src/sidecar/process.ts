@@ -91,6 +91,7 @@ export function realSidecarCommand(config: {
   STREAM_INT8: string;
   STREAM_ENCODER_BF16: string;
   FILE_SEQ_WINDOWS: number;
+  LOG_LEVEL: string;
 }, rootDir: string): SidecarCommand {
   const env: Record<string, string> = {
     MODEL_ID: config.MODEL_ID,
@@ -105,6 +106,8 @@ export function realSidecarCommand(config: {
     STREAM_INT8: config.STREAM_INT8,
     STREAM_ENCODER_BF16: config.STREAM_ENCODER_BF16,
     FILE_SEQ_WINDOWS: String(config.FILE_SEQ_WINDOWS),
+    // Debug adds one sidecar line per request: its kind, id, items and milliseconds on the model.
+    SIDECAR_LOG_LEVEL: config.LOG_LEVEL === 'debug' || config.LOG_LEVEL === 'trace' ? 'DEBUG' : 'INFO',
     TOKENIZERS_PARALLELISM: 'false',
     // Idle OpenMP workers spin by default; with the model and VAD threads sharing a few cores
     // that spinning measured 2-3x slower decodes here. An explicit setting wins.

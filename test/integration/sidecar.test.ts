@@ -2,7 +2,7 @@
  * The real sidecar with the real embedded model (openai/whisper-base rebuilt from PyPI) on the
  * speech fixtures of ../shared/audio: accuracy, what it reports it loaded, and its logs.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { EMBEDDED_MODEL_DIR } from '../../src/config.js';
 import { createSupervisor } from '../../src/server.js';
 import type { Supervisor } from '../../src/sidecar/supervisor.js';
@@ -40,8 +40,13 @@ describe('real sidecar, embedded whisper-base', () => {
     expect(sidecarLines.some((l) => String(l.msg).includes('loaded in'))).toBe(true);
   });
 
-  it('transcribes every speech fixture; English mean WER <= 0.15, JFK <= 0.05; prints every WER', async () => {
-    const fixtures = speechFixtures();
+  // Every fixture of one window (<= 30 s). The two long ones are 40 % of the audio (~100 s of this
+  // test on a 2-core CPU) and asserted little here: longform-en is long-form decoding, which
+  // files-parity checks against the direct pipeline and bench/overhead scores; the en+de switch
+  // only had to give some chunks (no WER is asserted for a language other than English).
+  it('transcribes every one-window speech fixture; English mean WER <= 0.15, JFK <= 0.05; prints every WER', async () => {
+    const fixtures = speechFixtures().filter((f) => f.seconds <= 30);
+    expect(fixtures.length).toBeGreaterThanOrEqual(15);
     const rows = [];
     for (const f of fixtures) {
       const started = Date.now();
@@ -67,6 +72,15 @@ describe('real sidecar, embedded whisper-base', () => {
     for (const [i, file] of files.entries()) {
       expect(wer(fixtures.find((f) => f.file === file)!.transcript, results[i]!.text), file).toBeLessThanOrEqual(0.25);
     }
+  });
+
+  // The sidecar writes the line after the reply (its time includes sending it), so it can reach
+  // stderr a moment after the batch above resolved: wait for it rather than read once.
+  it('logs a line per request with its time at LOG_LEVEL=debug (the tests\' level)', async () => {
+    await vi.waitFor(() => {
+      const lines = capture.lines.filter((l) => l.src === 'sidecar').map((l) => String(l.msg));
+      expect(lines.some((l) => /^DEBUG sidecar\.service: transcribe request \d+: 3 items in \d+ ms$/.test(l)), lines.slice(-5).join('\n')).toBe(true);
+    }, { timeout: 10_000, interval: 100 });
   });
 
   it('tells speech from silence, noise and tones with the VAD lane', async () => {
