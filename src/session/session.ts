@@ -122,6 +122,11 @@ export class Session {
     return this.#state;
   }
 
+  /** Utterance ends (and finalizes) whose flush the session has not taken up yet. */
+  get flushesPending(): number {
+    return this.#flushes.length;
+  }
+
   /** Apply a config message; only before the first audio frame. */
   configure(config: ClientConfig): void {
     if (this.#state !== 'open') return this.fail(new AppError('config_after_audio', 'config must be the first message and come only once'));

@@ -95,7 +95,10 @@ describe('Deepgram live (@deepgram/sdk) on /v1/listen', () => {
     });
     expect(r.close.code).toBe(1000);
     const speechFinals = r.finals.filter((f) => f.speech_final);
-    expect(speechFinals.length).toBeGreaterThanOrEqual(2);
+    // On a failure, the whole exchange: which message came, its span, flags and words.
+    const exchange = r.messages.map((m) => m.type !== 'Results' ? `${m.type} ${JSON.stringify({ ...m, type: undefined, model_info: undefined })}`
+      : `${m.is_final ? (m.speech_final ? 'FINAL*' : 'FINAL') : 'interim'} ${(m as unknown as DgResults).start}+${(m as unknown as DgResults).duration}: ${(m as unknown as DgResults).channel.alternatives[0]!.transcript}`).join('\n');
+    expect(speechFinals.length, exchange).toBeGreaterThanOrEqual(2);
     const ends = r.messages.filter((m) => m.type === 'UtteranceEnd');
     expect(ends.length).toBeGreaterThanOrEqual(1);
     // UtteranceEnd names the end of a word sent before it, in a final or an interim (the last word

@@ -80,8 +80,8 @@ export class SessionDriver implements DriverLike {
   #pendingDecode: DecodeKind | undefined;
   #kick: NodeJS.Immediate | undefined;
   #over = false;
-  /** Decodes in flight. */
-  #decoding = 0;
+  /** Flush decodes in flight. */
+  #flushDecoding = 0;
   /** Utterances the VAD ended whose commit has not been seen yet, oldest first. */
   #endpoints: Array<{ flushSeen: boolean; flushDone: boolean; own: boolean }> = [];
   #poll: NodeJS.Timeout | undefined;
@@ -91,19 +91,19 @@ export class SessionDriver implements DriverLike {
     const observed: Transcriber = {
       ...model,
       decode: (item, timestamps, flush) => {
-        this.#decoding += 1;
+        if (flush) this.#flushDecoding += 1;
         // The session flushes one utterance per decode, in order.
         const next = flush ? this.#endpoints.find((e) => !e.flushSeen && !e.own) : undefined;
         if (next) next.flushSeen = true;
         return model.decode(item, timestamps, flush).then((result) => {
-          this.#decoding -= 1;
+          if (flush) this.#flushDecoding -= 1;
           if (next) next.flushDone = true;
           // Set before the session's own continuation runs, so any interim sent from now on reflects it.
           this.#pendingDecode = flush ? 'flush' : (this.#pendingDecode ?? 'agree');
           this.#scheduleKick();
           return result;
         }, (err: unknown) => {
-          this.#decoding -= 1;
+          if (flush) this.#flushDecoding -= 1;
           throw err;
         });
       },
@@ -169,8 +169,8 @@ export class SessionDriver implements DriverLike {
 
   /**
    * An utterance end: the session pushes a flush and, when there is something to decode, starts its
-   * decode at once (or after the decode in flight). If no flush decode has started once nothing is
-   * in flight, the flush was done without one, and a finalize (answered at once) says so.
+   * decode at once (or after the decode in flight). If no flush decode has started once the session
+   * holds no flush and none is in flight, the flush was done without one, and a finalize says so.
    */
   #onVad(event: VadEvent): void {
     if (event.type === 'utterance_end') {
@@ -178,7 +178,10 @@ export class SessionDriver implements DriverLike {
       clearInterval(this.#poll);
       this.#poll = setInterval(() => {
         if (this.#endpoints.length === 0 || this.#over || this.session.state !== 'streaming') return clearInterval(this.#poll);
-        if (this.#decoding > 0) return;
+        // The flush is still to come (queued behind a decode in flight) or in flight. Re-decodes
+        // do not count: in a pause the session may re-decode back to back, and waiting for a gap
+        // between them left an utterance without its speech_final for a minute (CI, under load).
+        if (this.#flushDecoding > 0 || this.session.flushesPending > 0) return;
         const waiting = this.#endpoints.filter((e) => !e.flushSeen && !e.own);
         if (waiting.length === 0) return;
         for (const e of waiting) e.own = true;
