@@ -15,6 +15,7 @@ import os
 import queue
 import threading
 import time
+import typing
 from typing import BinaryIO, Callable, Optional
 
 import torch
@@ -56,22 +57,12 @@ def _is_window(request) -> bool:
     return isinstance(request, protocol.TranscribeRequest) and request.mode is None
 
 
-def _kind(request) -> str:
-    """A model-lane request's message type, for its debug line."""
-    if isinstance(request, protocol.TranscribeRequest):
-        return f"transcribe ({request.mode} file)" if request.mode else "transcribe"
-    return {protocol.FileSliceRequest: "file_slice", protocol.FileJoinRequest: "file_join",
-            protocol.FileVadPlanRequest: "file_vad_plan", protocol.FileVadSliceRequest: "file_vad_slice",
-            protocol.FileSeqPlanRequest: "file_seq_plan", protocol.FileSeqSliceRequest: "file_seq_slice",
-            protocol.FileDiarizeRequest: "file_diarize"}.get(type(request), type(request).__name__)
-
-
-def _size(request) -> str:
-    """How much a request carried, for its debug line: its items, where it has a list of them."""
+def _log_done(kind: str, request, started: float) -> None:
+    """A request's debug line once answered: its kind, id, size and milliseconds."""
     items = getattr(request, "items", None)
-    if not isinstance(items, list):
-        return "1 part"
-    return f"{len(items)} item" + ("" if len(items) == 1 else "s")
+    size = (f"{len(items)} item" + ("" if len(items) == 1 else "s")) if isinstance(items, list) else "1 part"
+    log.debug("%s request %s: %s in %.0f ms", kind, request.id, size, (time.perf_counter() - started) * 1000)
+
 
 
 def _is_device_lost(exc: BaseException) -> bool:
@@ -92,6 +83,8 @@ PARSERS = {
     "vad": protocol.parse_audio_request,
     "embed": protocol.parse_audio_request,
 }
+# A model-lane request's kind by its class, for its debug line (the parsers' return types).
+KINDS = {typing.get_type_hints(parse)["return"]: kind for kind, parse in PARSERS.items() if kind not in ("vad", "embed")}
 
 
 class Service:
@@ -189,8 +182,7 @@ class Service:
                                                  f"{request.kind}: {type(exc).__name__}: {exc}"[:1000]))
                 continue
             self._writer.send(reply)
-            log.debug("%s request %s: %s in %.0f ms", request.kind, request.id, _size(request),
-                      (time.perf_counter() - started) * 1000)
+            _log_done(request.kind, request, started)
 
     def _transcribe_files(self, request: protocol.TranscribeRequest, checkpoint=None) -> list[dict]:
         """File requests (a mode is named): sidecar/files.py, with progress frames when asked."""
@@ -257,5 +249,5 @@ class Service:
             return
         self._writer.send(reply)
         # A file request's time includes the windows decoded inside it (each logs its own line first).
-        log.debug("%s request %s: %s in %.0f ms", _kind(request), request.id, _size(request),
-                  (time.perf_counter() - started) * 1000)
+        kind = KINDS.get(type(request), type(request).__name__)
+        _log_done(f"{kind} ({request.mode} file)" if kind == "transcribe" and request.mode else kind, request, started)
